@@ -1,0 +1,47 @@
+"""All of hotline's settings in one place: environment variables prefixed ``HOTLINE_`` or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the SQLite file, models, spool and logs live.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in data_dir.")
+
+    sip_host: str = Field("127.0.0.1", description="Address Kamailio and the workers bind to.")
+    sip_port: int = Field(5060, description="Kamailio's SIP port (UDP): callers and agents talk to it.")
+    sip_domain: str = Field("127.0.0.1", description="The SIP domain agents register under.")
+    hotline_number: str = Field("100", description="The number callers dial.")
+    workers: int = Field(1, ge=1, le=16, description="Hotline worker phones (each a registered SIP UA).")
+    worker_sip_port: int = Field(5070, description="SIP port of the first worker; the next ones follow.")
+    worker_password: str = Field("hotline-worker", description="SIP password the workers register with.")
+    rtp_port_low: int = Field(20000)
+    rtp_port_high: int = Field(20999)
+    kamailio_binary: str = Field("kamailio")
+    start_kamailio: bool = Field(True, description="Start and stop Kamailio with the service.")
+
+    ring_timeout: float = Field(15.0, gt=0, description="Seconds an agent's phone rings before the next agent.")
+    max_calls_per_worker: int = Field(30, ge=1)
+
+    model_path: Path | None = Field(None, description="Vosk model directory; default data_dir/models/en.")
+    rota_file: Path | None = Field(None, description="YAML or JSON rota loaded at start (agents and shifts).")
+
+    http_host: str = Field("127.0.0.1")
+    http_port: int = Field(8080)
+    log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path if self.model_path is not None else self.data_dir / "models" / "en"
