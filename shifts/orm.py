@@ -1,8 +1,28 @@
-"""SQLAlchemy mapping of the shifts tables (the one module of this package that imports SQLAlchemy)."""
+"""SQLAlchemy tables of the shifts package: agents, their shifts and the audit trail of rota edits.
+
+Instants are stored in UTC through :class:`UTCDateTime`, which refuses naive datetimes and always returns
+aware UTC datetimes, on SQLite (which has no time zones) as on PostgreSQL (``timestamptz``).
+The schema itself is created by the hand-written migrations in ``shifts/migrations``.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -11,3 +31,57 @@ metadata = MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 })
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; a naive datetime is refused with ``ValueError``."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"Refusing to store {value!r}: instants must be timezone-aware datetimes.")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+agents = Table(
+    "agents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("extension", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("level", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+shifts = Table(
+    "shifts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("start_utc", UTCDateTime(), nullable=False),
+    Column("end_utc", UTCDateTime(), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("note", String(500), nullable=False, server_default=""),
+    CheckConstraint("end_utc > start_utc", name="end_after_start"),
+    Index("ix_shifts_agent_id_start_utc", "agent_id", "start_utc"),
+    Index("ix_shifts_end_utc", "end_utc"),
+)
+
+rota_audit = Table(
+    "rota_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Index("ix_rota_audit_at", "at"),
+)
