@@ -157,12 +157,12 @@ class RfcvoipLeg:
 class SipWorker:
     """One hotline worker: an rfcvoip phone registered to Kamailio, taking calls to the hotline number.
 
-    ``on_call`` is called in a thread of its own for every inbound call, with the ringing leg.
+    ``on_call(worker, leg)`` is called in a thread of its own for every inbound call, with the ringing leg.
     """
 
     def __init__(self, *, name: str, password: str, registrar: tuple[str, int], host: str, sip_port: int,
                  rtp_ports: tuple[int, int], hotline_number: str,
-                 on_call: Callable[[RfcvoipLeg], None]) -> None:
+                 on_call: Callable[[SipWorker, RfcvoipLeg], None]) -> None:
         self.name = name
         self.host = host
         self.sip_port = sip_port
@@ -179,7 +179,7 @@ class SipWorker:
 
     def _incoming(self, call: Any) -> None:
         leg = RfcvoipLeg(call, Direction.INBOUND, _number_of(call.request.headers.get("From", "")))
-        self._on_call(leg)
+        self._on_call(self, leg)
 
     def start(self) -> None:
         """Register in the background: the service does not wait for the registrar."""

@@ -51,12 +51,13 @@ class Baresip:
             f"snd_path {self.dir}",
             "",
         ]))
-        params = [f"auth_pass=x", f"regint={60 if register else 0}"]
+        params = ["auth_pass=x", f"regint={60 if register else 0}"]
         if auto_answer:
             params.append("answermode=auto")
         outbound = f";outbound=\"sip:{host}:{port}\"" if not register else ""
         (self.dir / "accounts").write_text(f"<sip:{user}@{host}:{port}>;{';'.join(params)}{outbound}\n")
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -108,16 +109,26 @@ class Baresip:
         self._sock.sendall(str(len(body)).encode() + b":" + body + b",")
         return self._responses.get(timeout=timeout)
 
-    def wait_event(self, kind: str, timeout: float) -> dict[str, Any]:
-        """The next event of type ``kind`` (earlier events of other types are skipped and kept in ``seen``)."""
+    def wait_event(self, kind: str | tuple[str, ...], timeout: float) -> dict[str, Any]:
+        """The next event of type ``kind`` (or of one of several); every event is kept in ``seen``."""
+        kinds = (kind,) if isinstance(kind, str) else kind
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"baresip {self.user}: no {kind} event within {timeout} s")
-            event = self.events.get(timeout=remaining)
-            if event.get("type") == kind:
+            try:
+                event = self.events.get(timeout=max(0.0, remaining))
+            except queue.Empty:
+                types = [e.get("type") for e in self.seen]
+                raise TimeoutError(f"baresip {self.user}: no {kind} event within {timeout} s; saw {types}") from None
+            self.seen.append(event)
+            if event.get("type") in kinds:
                 return event
+
+    def saw(self, kind: str) -> bool:
+        """Whether an event of type ``kind`` has arrived so far (waited for or not)."""
+        while not self.events.empty():
+            self.seen.append(self.events.get_nowait())
+        return any(e.get("type") == kind for e in self.seen)
 
     def wait_registered(self, timeout: float = 10.0) -> None:
         """Wait until the registrar has accepted this phone (asked with ``reginfo``; events may predate us)."""

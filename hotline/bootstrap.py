@@ -1,0 +1,252 @@
+"""The composition root: builds every adapter from the settings, wires the hand-offs, starts and stops.
+
+Nothing is built at import time. ``build`` returns a ``Service`` whose ``start`` brings up, in order, the
+database, Kamailio, the speech model, the rota and its scheduler, and the SIP workers; ``stop`` takes them
+down in reverse and leaves no thread or process behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, text
+
+from api.app import Services, create_app
+from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
+from cases.store import CaseStore
+from hotline.db import make_engine, upgrade
+from hotline.settings import Settings
+from routing.distributor import Distributor, FlowSettings
+from shifts.scheduler import ShiftScheduler
+from shifts.store import RotaStore
+from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
+from telephony.leg import Leg
+from telephony.prompts import hold_music
+from telephony.pyvoip import SipWorker
+from transcription.segments import Segment
+from transcription.vosk import CallTranscription, SpeechModel, TranscriptionError
+
+log = structlog.get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CaseRecorder:
+    """``routing.ports.CallRecorder`` onto the case store. A database error never breaks a live call."""
+
+    def __init__(self, cases: CaseStore) -> None:
+        self._cases = cases
+
+    def _safely(self, what: str, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("cases.write_failed", what=what)
+
+    def started(self, call_id: str, caller: str, dialled: str, worker: str, at: datetime) -> None:
+        self._safely("started", lambda: self._cases.call_started(call_id, caller or "anonymous", dialled, worker, at))
+
+    def queued(self, call_id: str, at: datetime) -> None:
+        self._safely("queued", lambda: self._cases.call_queued(call_id, at))
+
+    def event(self, call_id: str, kind: str, at: datetime, detail: dict[str, Any] | None = None) -> None:
+        self._safely(kind, lambda: self._cases.call_event(call_id, kind, at, detail))
+
+    def answered(self, call_id: str, extension: str, at: datetime) -> None:
+        self._safely("answered", lambda: self._cases.call_answered(call_id, extension, at))
+
+    def ended(self, call_id: str, at: datetime, outcome: str, hangup_by: str) -> None:
+        self._safely("ended", lambda: self._cases.call_ended(call_id, at, CallOutcome(outcome), HangupBy(hangup_by)))
+
+
+def to_case_segment(segment: Segment) -> SegmentInput:
+    return SegmentInput(
+        speaker=Speaker(segment.speaker), start=segment.start, end=segment.end, text=segment.text,
+        words=tuple(WordInput(w.text, w.start, w.end, w.conf) for w in segment.words),
+    )
+
+
+class _NoTap:
+    def feed(self, frame: bytes) -> None:
+        return None
+
+
+class _CallTranscript:
+    def __init__(self, call_id: str, model: SpeechModel | None, cases: CaseStore, timeout: float) -> None:
+        self._call_id = call_id
+        self._cases = cases
+        self._timeout = timeout
+        self._inner = CallTranscription(model, call_id) if model is not None else None
+
+    def leg(self, speaker: str, offset_s: float) -> Any:
+        return self._inner.leg(speaker, offset_s) if self._inner is not None else _NoTap()
+
+    def finish(self) -> None:
+        if self._inner is None:
+            log.warning("transcript.skipped_no_model", call_id=self._call_id)
+            return
+        try:
+            segments = self._inner.finish(self._timeout)
+        except TranscriptionError as exc:
+            log.error("transcript.incomplete", call_id=self._call_id, error=str(exc))
+            segments = list(getattr(exc, "segments", []))
+        try:
+            self._cases.attach_transcript(self._call_id, [to_case_segment(s) for s in segments])
+            log.info("transcript.attached", call_id=self._call_id, segments=len(segments))
+        except Exception:
+            log.exception("transcript.attach_failed", call_id=self._call_id)
+
+
+class CaseTranscriber:
+    """``routing.ports.Transcriber``: Vosk per leg, the result attached to the call's case."""
+
+    def __init__(self, cases: CaseStore, model: SpeechModel | None, timeout: float = 120.0) -> None:
+        self.cases = cases
+        self.model = model
+        self.timeout = timeout
+
+    def begin(self, call_id: str) -> _CallTranscript:
+        return _CallTranscript(call_id, self.model, self.cases, self.timeout)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    cases: CaseStore
+    rota: RotaStore
+    distributor: Distributor
+    transcriber: CaseTranscriber
+    kamailio: Kamailio | None
+    workers: list[SipWorker] = field(default_factory=list)
+    scheduler: ShiftScheduler | None = None
+    clock: Callable[[], datetime] = utc_now
+    _started: bool = False
+
+    # --- wiring ------------------------------------------------------------------------------
+    def refresh_rota(self) -> None:
+        """Apply the rota as it stands now to routing (after an edit, at a shift boundary, at start)."""
+        now = self.clock()
+        rota = self.rota.rota(now - timedelta(days=1), now + timedelta(days=1))
+        agents = [a.extension for a in self.rota.list_agents()]
+        self.distributor.update_rota(agents, rota.on_shift(now))
+
+    def rota_changed(self) -> None:
+        self.refresh_rota()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.reschedule()
+
+    def _on_call(self, worker: SipWorker, leg: Leg) -> None:
+        self.distributor.handle(leg, worker, worker.name, self.settings.hotline_number)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        s = self.settings
+        upgrade(s.resolved_database_url)
+        interrupted = self.cases.interrupt_unfinished_calls(self.clock())
+        if interrupted:
+            log.warning("calls.interrupted_by_restart", count=interrupted)
+        if s.rota_file is not None:
+            self.rota.load_file(s.rota_file, actor="rota-file")
+        if self.kamailio is not None:
+            self.kamailio.start()
+        self.load_model()
+        self.refresh_rota()
+        self.scheduler = ShiftScheduler(
+            s.resolved_database_url, self.rota.rota, lambda _event: self.refresh_rota(), self.clock
+        )
+        self.scheduler.start()
+        span = max(2, (s.rtp_port_high - s.rtp_port_low + 1) // s.workers)
+        for i in range(s.workers):
+            low = s.rtp_port_low + i * span
+            worker = SipWorker(
+                name=f"hotline-{i + 1}", password=s.worker_password, registrar=(s.sip_host, s.sip_port),
+                host=s.sip_host, sip_port=s.worker_sip_port + i, rtp_ports=(low, low + span - 1),
+                hotline_number=s.hotline_number, on_call=self._on_call,
+            )
+            worker.start()
+            self.workers.append(worker)
+        for worker in self.workers:
+            worker.wait_registered(5)
+        self._started = True
+        log.info("service.started", workers=[w.status() for w in self.workers])
+
+    def load_model(self) -> None:
+        path = self.settings.resolved_model_path
+        if not path.exists():
+            log.warning("speech_model.missing", path=str(path),
+                        hint="run 'hotline models install'; calls are taken but not transcribed")
+            return
+        try:
+            self.transcriber.model = SpeechModel.load(path)
+        except TranscriptionError as exc:
+            log.error("speech_model.unusable", path=str(path), error=str(exc))
+
+    def stop(self) -> None:
+        self.distributor.stop()
+        for worker in self.workers:
+            worker.stop()
+        self.distributor.wait_idle(10)
+        self.workers.clear()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.kamailio is not None:
+            self.kamailio.stop()
+        self.engine.dispose()
+        self._started = False
+        log.info("service.stopped", threads=[t.name for t in threading.enumerate() if t is not threading.main_thread()])
+
+    # --- health ------------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, Any]]:
+        s = self.settings
+        components: dict[str, dict[str, Any]] = {}
+        edge_up = sip_ping(s.sip_host, s.sip_port, timeout=0.3)
+        components["kamailio"] = {"up": edge_up, "address": f"{s.sip_host}:{s.sip_port}",
+                                  "managed": self.kamailio is not None}
+        components["workers"] = {"up": any(w.registered for w in self.workers),
+                                 "workers": [w.status() for w in self.workers]}
+        components["scheduler"] = {"up": bool(self.scheduler and self.scheduler.running),
+                                   **(self.scheduler.status() if self.scheduler else {})}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            components["database"] = {"up": True, "dialect": self.engine.dialect.name}
+        except Exception as exc:
+            components["database"] = {"up": False, "error": str(exc)}
+        model = self.transcriber.model
+        components["speech_model"] = {"up": model is not None, "path": str(s.resolved_model_path),
+                                      "name": model.name if model is not None else None}
+        components["routing"] = {"up": True, **self.distributor.snapshot()}
+        can_take = all(components[k]["up"] for k in ("kamailio", "workers", "database"))
+        components["can_take_calls"] = {"up": can_take}
+        return components
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Service:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    cases = CaseStore(engine)
+    rota = RotaStore(engine, clock=clock)
+    transcriber = CaseTranscriber(cases, None)
+    distributor = Distributor(recorder=CaseRecorder(cases), transcriber=transcriber, clock=clock,
+                              settings=FlowSettings(ring_timeout=settings.ring_timeout, hold_audio=hold_music))
+    kamailio = None
+    if settings.start_kamailio:
+        workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
+        kamailio = Kamailio(EdgeConfig(settings.sip_host, settings.sip_port, settings.sip_domain,
+                                       settings.hotline_number, workers, settings.data_dir / "kamailio"),
+                            binary=settings.kamailio_binary)
+    return Service(settings=settings, engine=engine, cases=cases, rota=rota, distributor=distributor,
+                   transcriber=transcriber, kamailio=kamailio, clock=clock)
+
+
+def make_app(service: Service) -> Any:
+    return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
+                               on_rota_changed=service.rota_changed))

@@ -1,0 +1,113 @@
+"""The ``hotline`` command: serve, db upgrade, models install, rota import, demo."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotline import logs
+from hotline.settings import Settings
+
+app = typer.Typer(help="hotline: self-hosted contact centre for IT helpdesk hotlines.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+models_app = typer.Typer(help="Speech models.", no_args_is_help=True)
+rota_app = typer.Typer(help="The shift rota.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(models_app, name="models")
+app.add_typer(rota_app, name="rota")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logs.configure(json=settings.log_json)
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Run Kamailio, the SIP workers, the rota scheduler and the API until Ctrl-C."""
+    import uvicorn
+
+    from hotline.bootstrap import build, make_app
+
+    settings = _settings()
+    service = build(settings)
+    service.start()
+    try:
+        config = uvicorn.Config(make_app(service), host=settings.http_host, port=settings.http_port,
+                                log_level="warning", lifespan="off")
+        uvicorn.Server(config).run()
+    finally:
+        service.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from hotline.db import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    typer.echo(f"database at {settings.resolved_database_url} is up to date")
+
+
+@models_app.command("install")
+def models_install(
+    source: Annotated[str | None, typer.Option(help="A local .aar/.zip or model directory instead of Maven.")] = None,
+    target: Annotated[Path | None, typer.Option(help="Where to unpack; default: the configured model path.")] = None,
+) -> None:
+    """Fetch, verify and unpack the English Vosk model."""
+    from transcription.models import install_model
+
+    settings = _settings()
+    destination = target or settings.resolved_model_path
+    last = {"stage": ""}
+
+    def progress(p: object) -> None:
+        stage = str(getattr(p, "stage", ""))
+        done, total = getattr(p, "done", 0), getattr(p, "total", 0)
+        if stage != last["stage"]:
+            typer.echo("")
+            last["stage"] = stage
+        pct = f"{100 * done / total:5.1f} %" if total else ""
+        typer.echo(f"\r{stage:<12} {pct}", nl=False)
+
+    path = install_model(destination, source=source, progress=progress)
+    typer.echo(f"\nmodel ready at {path}")
+
+
+@rota_app.command("import")
+def rota_import(path: Path) -> None:
+    """Load agents, shifts and weekly patterns from a YAML or JSON file (all or nothing)."""
+    from hotline.db import make_engine, upgrade
+    from shifts.store import RotaStore
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    summary = RotaStore(make_engine(settings.resolved_database_url)).load_file(path, actor="cli")
+    typer.echo(str(summary))
+
+
+@app.command()
+def demo(
+    calls: Annotated[int, typer.Option(min=1, max=20, help="How many simulated callers.")] = 2,
+) -> None:
+    """Start everything, place calls from simulated callers to simulated agents, print the cases."""
+    from hotline.demo import run_demo
+
+    settings = _settings()
+    run_demo(settings, calls=calls)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The whole service as a real process (``hotline serve``) with Kamailio, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.peers import Baresip, free_port
+
+MODEL = Path(os.environ.get("HOTLINE_TEST_MODEL", Path(__file__).resolve().parents[2] / "var" / "models" / "en"))
+
+pytestmark = pytest.mark.e2e
+
+
+def _require(binary: str) -> None:
+    if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+        pytest.fail(f"{binary} is not installed; the README's test command installs it")
+
+
+@dataclass
+class RunningService:
+    base_url: str
+    sip: tuple[str, int]
+    hotline: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(self.base_url + path, params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_call_closed(self, call_id: str | None = None, *, caller: str, timeout: float = 60) -> dict[str, Any]:
+        """Wait until the newest call of ``caller`` has ended and its transcript is settled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cases = self.get("/api/v1/cases", caller=caller)
+            items = cases["items"] if isinstance(cases, dict) else cases
+            if items:
+                case = self.get(f"/api/v1/cases/{items[0]['id']}")
+                calls = case["calls"]
+                if calls and all(c["ended_at"] and c["transcript_status"] != "pending" for c in calls):
+                    return case
+            time.sleep(0.25)
+        raise TimeoutError(f"no finished call for {caller} within {timeout} s; log: {self.log_path}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def phone(self, tmp: Path, user: str, **kwargs: Any) -> Baresip:
+        phone = Baresip(tmp, user=user, registrar=self.sip, **kwargs)
+        phone.start()
+        return phone
+
+
+def write_rota(path: Path, on_shift: list[str], off_shift: list[str]) -> Path:
+    doc = {
+        "agents": [{"extension": e, "name": f"Agent {e}", "level": 1} for e in on_shift + off_shift],
+        "weekly": [
+            {"agent": e, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": start, "end": end,
+             "timezone": "UTC"}
+            for e in on_shift for start, end in (("00:00", "12:00"), ("12:00", "24:00"))
+        ],
+        "shifts": [],
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: float = 8, workers: int = 1,
+                  extra_env: dict[str, str] | None = None) -> RunningService:
+    _require("kamailio")
+    _require("baresip")
+    sip_port, http_port = free_port(), free_port()
+    data = tmp / "service"
+    data.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(data),
+        "HOTLINE_DATABASE_URL": database_url,
+        "HOTLINE_SIP_PORT": str(sip_port),
+        "HOTLINE_WORKER_SIP_PORT": str(free_port()),
+        "HOTLINE_WORKERS": str(workers),
+        "HOTLINE_HTTP_PORT": str(http_port),
+        "HOTLINE_RTP_PORT_LOW": "21000",
+        "HOTLINE_RTP_PORT_HIGH": "21399",
+        "HOTLINE_MODEL_PATH": str(MODEL),
+        "HOTLINE_ROTA_FILE": str(rota),
+        "HOTLINE_RING_TIMEOUT": str(ring_timeout),
+        "HOTLINE_LOG_JSON": "true",
+        **(extra_env or {}),
+    }
+    log_path = tmp / "service.log"
+    process = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve"], env=env,
+                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    service = RunningService(f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), "100", data, process,
+                             log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"hotline serve exited:\n{log_path.read_text()[-3000:]}"
+        try:
+            if httpx.get(service.base_url + "/health", timeout=2).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_service(service)
+    raise TimeoutError(f"service not healthy in 60 s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_service(service: RunningService) -> int:
+    if service.process.poll() is None:
+        service.process.send_signal(signal.SIGINT)
+        try:
+            service.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait(5)
+    return service.process.returncode
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    started: list[RunningService] = []
+
+    def factory(on_shift: list[str], off_shift: list[str], **kwargs: Any) -> RunningService:
+        rota = write_rota(tmp_path / f"rota-{len(started)}.yaml", on_shift, off_shift)
+        service = start_service(tmp_path, database_url, rota, **kwargs)
+        started.append(service)
+        return service
+
+    yield factory
+    for service in started:
+        stop_service(service)
