@@ -42,7 +42,8 @@ class Agent:
         try:
             self.state = _TRANSITIONS[(self.state, action)]
         except KeyError:
-            raise RoutingError(f"Agent {self.extension} cannot {action.replace('_', ' ')} while {self.state}.") from None
+            what = action.replace("_", " ")
+            raise RoutingError(f"Agent {self.extension} cannot {what} while {self.state}.") from None
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from rfcvoip import RTP as rfc_rtp
 from rfcvoip import SIP as rfc_sip
 from rfcvoip.VoIP import VoIP as rfc_voip
 from rfcvoip.VoIP.status import PhoneStatus
@@ -41,20 +42,20 @@ _STATES = {
 }
 
 
-class _HotlineSIPClient(rfc_sip.SIPClient):  # type: ignore[misc]
+class _HotlineSIPClient(rfc_sip.SIPClient):
     def gen_call_id(self) -> str:
         return f"{uuid.uuid4().hex}@{self.myIP}"
 
 
-class _HotlineCall(rfc_voip.VoIPCall):  # type: ignore[misc]
+class _HotlineCall(rfc_voip.VoIPCall):
     def renegotiate(self, request: Any) -> None:
         # Negotiate every re-INVITE from what we want (sendrecv), not from the mode a hold left behind.
         self.sendmode = self.phone.sendmode
         super().renegotiate(request)
 
 
-class _HotlinePhone(rfc_voip.VoIPPhone):  # type: ignore[misc]
-    def __init__(self, *args: Any, extra_numbers: tuple[str, ...] = (), register_timeout: float = 3.0,
+class _HotlinePhone(rfc_voip.VoIPPhone):
+    def __init__(self, *args: Any, extra_numbers: tuple[str, ...] = (), register_timeout: int = 3,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.extra_numbers = {n.casefold() for n in extra_numbers}
@@ -172,7 +173,7 @@ class SipWorker:
             sipPort=sip_port, rtpPortLow=rtp_ports[0], rtpPortHigh=rtp_ports[1],
             proxy=registrar[0], proxyPort=registrar[1], audio_bit_depth=16, audio_sample_rate=8000,
             audio_channels=1, extra_numbers=(hotline_number,),
-            codec_priorities={rfc_voip.RTP.PayloadType.PCMU: 1000, rfc_voip.RTP.PayloadType.PCMA: 900},
+            codec_priorities={rfc_rtp.PayloadType.PCMU: 1000, rfc_rtp.PayloadType.PCMA: 900},
         )
         self._starter: threading.Thread | None = None
         self.error: str | None = None

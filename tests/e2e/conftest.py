@@ -53,7 +53,7 @@ class RunningService:
                 case = self.get(f"/api/v1/cases/{items[0]['id']}")
                 calls = case["calls"]
                 if calls and all(c["ended_at"] and c["transcript_status"] != "pending" for c in calls):
-                    return case
+                    return dict(case)
             time.sleep(0.25)
         raise TimeoutError(f"no finished call for {caller} within {timeout} s; log: {self.log_path}")
 

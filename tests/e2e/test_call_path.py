@@ -74,8 +74,8 @@ def test_call_travels_the_whole_path(tmp_path: Path, service_factory) -> None:
     assert rms(window(agent_heard, agent_rate, 3.5, 6.5)) > 300, "the agent did not hear the caller"
     assert rms(window(heard, rate, HOLD_S + 1.2, HOLD_S + 3.0)) > 300, "the caller did not hear the agent"
     # After hold and un-hold the caller's voice reaches the agent again (baresip pauses its own sending
-    # while holding, so the sentence spoken 34 s into its track arrives about 4 s late). (baresip 1.0 stops recording what
-    # it hears once it holds, so the other direction is proven by tests/integration/test_sip_adapter.py.)
+    # while holding, so the sentence spoken 34 s into its track arrives about 4 s late). baresip 1.0 stops
+    # recording what it hears once it holds, so the other direction is proven in tests/integration.
     assert rms(window(agent_heard, agent_rate, 36.5, 41.5)) > 300, "the agent heard nothing after un-hold"
 
     # The transcript of both legs is on the case.

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def configured_model_path() -> Path:
     # No pydantic mypy plugin is configured, so mypy takes the Field defaults for required arguments.
-    path = Settings().resolved_model_path  # type: ignore[call-arg]
+    path = Settings().resolved_model_path
     return path if path.is_absolute() else REPO / path
 
 
