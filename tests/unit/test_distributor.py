@@ -1,0 +1,283 @@
+"""The call flow with hand-written fake legs: queueing, ringing in turn, bridging, every hang-up order."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from routing.distributor import Distributor, FlowSettings
+from telephony.leg import DialFailed, LegState
+
+FRAME = b"\x01\x00" * 160
+HOLD = b"\x02\x00" * 160
+TIMEOUT = 5.0
+
+
+class FakeLeg:
+    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING) -> None:
+        self.call_id = call_id
+        self.remote = remote
+        self._state = state
+        self._answers = answers
+        self.answered = threading.Event()
+        self.ended = threading.Event()
+        self.inbound: queue.Queue[bytes | None] = queue.Queue()
+        self.written: list[bytes] = []
+        self.heard = threading.Event()  # something other than hold music was written to this leg
+        self.hold_heard = threading.Event()
+
+    @property
+    def state(self) -> LegState:
+        return self._state
+
+    def answer(self) -> None:
+        if self._state is not LegState.RINGING:
+            raise DialFailed("not ringing")
+        self._state = LegState.ANSWERED
+        self.answered.set()
+
+    def pick_up(self) -> None:  # the far end answers an outbound leg
+        self._state = LegState.ANSWERED
+        self.answered.set()
+
+    def hangup(self) -> None:
+        if self._state is not LegState.ENDED:
+            self._state = LegState.ENDED
+            self.inbound.put(None)
+        self.ended.set()
+
+    def far_end_hangs_up(self) -> None:
+        self.hangup()
+
+    def wait_answered(self, timeout: float) -> bool:
+        self.answered.wait(timeout)
+        return self._state is LegState.ANSWERED
+
+    def read_frame(self) -> bytes | None:
+        if self._state is LegState.ENDED:
+            return None
+        return self.inbound.get()
+
+    def write_frame(self, frame: bytes) -> None:
+        self.written.append(frame)
+        (self.hold_heard if frame == HOLD else self.heard).set()
+
+
+class FakeDialer:
+    def __init__(self, behaviour: dict[str, str]) -> None:
+        self.behaviour = behaviour  # extension -> "answer" | "silent" | "refuse"
+        self.legs: dict[str, list[FakeLeg]] = {}
+        self.dialled = queue.Queue[str]()
+
+    def dial(self, extension: str) -> FakeLeg:
+        self.dialled.put(extension)
+        what = self.behaviour.get(extension, "refuse")
+        if what == "refuse":
+            raise DialFailed(f"{extension} is busy")
+        leg = FakeLeg(f"out-{extension}-{len(self.legs.get(extension, []))}", extension)
+        self.legs.setdefault(extension, []).append(leg)
+        if what == "answer":
+            leg.pick_up()
+        return leg
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.log: list[tuple[Any, ...]] = []
+
+    def started(self, call_id: str, caller: str, dialled: str, worker: str, at: datetime) -> None:
+        self.log.append(("started", call_id))
+
+    def queued(self, call_id: str, at: datetime) -> None:
+        self.log.append(("queued", call_id))
+
+    def event(self, call_id: str, kind: str, at: datetime, detail: dict[str, Any] | None = None) -> None:
+        self.log.append((kind, call_id, detail))
+
+    def answered(self, call_id: str, extension: str, at: datetime) -> None:
+        self.log.append(("answered", call_id, extension))
+
+    def end_record(self) -> tuple[Any, ...]:
+        return next(e for e in self.log if e[0] == "ended")
+
+    def ended(self, call_id: str, at: datetime, outcome: str, hangup_by: str) -> None:
+        self.log.append(("ended", call_id, outcome, hangup_by))
+
+
+class Tap:
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def feed(self, frame: bytes) -> None:
+        self.frames += 1
+
+
+class FakeTranscriber:
+    def __init__(self) -> None:
+        self.taps: dict[str, Tap] = {}
+        self.finished = threading.Event()
+
+    def begin(self, call_id: str) -> FakeTranscriber:
+        return self
+
+    def leg(self, speaker: str, offset_s: float) -> Tap:
+        return self.taps.setdefault(speaker, Tap())
+
+    def finish(self) -> None:
+        self.finished.set()
+
+
+def speak_until_heard(speaker: FakeLeg, listener: FakeLeg) -> bool:
+    """The speaker talks (a frame each 20 ms, as a phone would) until the listener hears it, or gives up."""
+    for _ in range(int(TIMEOUT / 0.02)):
+        speaker.inbound.put(FRAME)
+        if listener.heard.wait(0.02):
+            return True
+    return False
+
+
+def hold_music() -> Iterator[bytes]:
+    while True:
+        yield HOLD
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3) -> tuple[Distributor, FakeTranscriber]:
+    transcriber = FakeTranscriber()
+    distributor = Distributor(recorder=recorder, transcriber=transcriber, clock=lambda: datetime.now(UTC),
+                              settings=FlowSettings(ring_timeout=ring_timeout, hold_audio=hold_music))
+    distributor.update_rota(["1001", "1002", "1003"], on_shift)
+    return distributor, transcriber
+
+
+def run_call(distributor: Distributor, caller: FakeLeg, dialer: FakeDialer) -> threading.Thread:
+    thread = threading.Thread(target=distributor.handle, args=(caller, dialer, "hotline-1", "100"), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_bridged_call_ended_by_the_caller(recorder: Recorder) -> None:
+    distributor, transcriber = make(recorder, ["1001"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c1", "5550101")
+    thread = run_call(distributor, caller, dialer)
+    assert caller.hold_heard.wait(TIMEOUT), "no hold music while queued"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent), "the caller's audio did not reach the agent"
+    assert speak_until_heard(agent, caller), "the agent's audio did not reach the caller"
+    caller.far_end_hangs_up()
+    assert agent.ended.wait(TIMEOUT), "the agent's leg stayed up after the caller hung up"
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c1", "answered", "caller")
+    assert ("answered", "c1", "1001") in recorder.log
+    assert transcriber.finished.is_set() and transcriber.taps["caller"].frames >= 1
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_bridged_call_ended_by_the_agent(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c2", "5550102")
+    thread = run_call(distributor, caller, dialer)
+    dialer.dialled.get(timeout=TIMEOUT)
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(agent, caller)
+    agent.far_end_hangs_up()
+    assert caller.ended.wait(TIMEOUT), "the caller's leg stayed up after the agent hung up"
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c2", "answered", "agent")
+
+
+def test_ring_timeout_moves_on_to_the_next_on_shift_agent(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001", "1002"], ring_timeout=0.2)
+    dialer = FakeDialer({"1001": "silent", "1002": "answer"})
+    caller = FakeLeg("c3", "5550103")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"
+    assert dialer.legs["1001"][0].ended.is_set(), "the unanswered agent leg was not cancelled"
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("no_answer", "c3", {"agent": "1001", "reason": "no_answer"}) in recorder.log
+    assert recorder.end_record()[2:] == ("answered", "caller")
+
+
+def test_a_busy_agent_is_skipped_and_the_next_one_rings(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1001": "refuse", "1002": "answer"})
+    caller = FakeLeg("c4", "5550104")
+    thread = run_call(distributor, caller, dialer)
+    assert [dialer.dialled.get(timeout=TIMEOUT) for _ in range(2)] == ["1001", "1002"]
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert any(e[0] == "no_answer" and e[2]["agent"] == "1001" and "busy" in e[2]["reason"] for e in recorder.log)
+
+
+def test_caller_abandons_while_queued(recorder: Recorder) -> None:
+    distributor, transcriber = make(recorder, on_shift=[])
+    caller = FakeLeg("c5", "5550105")
+    thread = run_call(distributor, caller, FakeDialer({}))
+    assert caller.hold_heard.wait(TIMEOUT)
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c5", "abandoned", "caller")
+    assert any(e[0] == "abandoned" for e in recorder.log)
+    assert distributor.acd.waiting() == []
+    assert transcriber.finished.is_set()
+
+
+def test_caller_abandons_while_the_agent_rings(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"], ring_timeout=30)
+    dialer = FakeDialer({"1001": "silent"})
+    caller = FakeLeg("c6", "5550106")
+    thread = run_call(distributor, caller, dialer)
+    dialer.dialled.get(timeout=TIMEOUT)
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert dialer.legs["1001"][0].ended.is_set(), "the ringing agent leg was not cancelled"
+    assert recorder.end_record() == ("ended", "c6", "abandoned", "caller")
+    assert ("abandoned", "c6", {"while_ringing": "1001"}) in recorder.log
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_caller_gone_before_the_worker_answers(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"])
+    caller = FakeLeg("c7", "5550107", state=LegState.ENDED)
+    distributor.handle(caller, FakeDialer({}), "hotline-1", "100")
+    assert recorder.log == [("started", "c7"), ("ended", "c7", "abandoned", "caller")]
+
+
+def test_a_rota_change_routes_a_waiting_call_at_once(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, on_shift=[])
+    dialer = FakeDialer({"1003": "answer"})
+    caller = FakeLeg("c8", "5550108")
+    thread = run_call(distributor, caller, dialer)
+    assert caller.hold_heard.wait(TIMEOUT)
+    assert dialer.dialled.empty()
+    distributor.update_rota(["1001", "1002", "1003"], ["1003"])
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1003"
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+
+
+def test_calls_ended_by_a_stopping_service_are_recorded_as_interrupted(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, on_shift=[])
+    caller = FakeLeg("c9", "5550109")
+    thread = run_call(distributor, caller, FakeDialer({}))
+    assert caller.hold_heard.wait(TIMEOUT)
+    distributor.stop()
+    caller.hangup()  # what stopping the SIP worker does to its calls
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c9", "interrupted", "system")
+    assert distributor.wait_idle(TIMEOUT)
