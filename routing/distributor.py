@@ -84,6 +84,7 @@ class Distributor:
         self._stopping.set()
 
     def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call is in progress and every finished call's transcript is on its case."""
         with self._idle:
             return self._idle.wait_for(lambda: not self._live, timeout)
 
@@ -183,11 +184,11 @@ class Distributor:
                     self.acd.hung_up(live.agent, self._clock())
             self._recorder.ended(call_id, self._clock(), outcome, hangup_by)
             log.info("call.ended", outcome=outcome, hangup_by=hangup_by)
+            self._dispatch()  # the agent is free again: route the next caller before transcribing
+            transcript.finish()
             with self._lock:
                 self._live.pop(call_id, None)
                 self._idle.notify_all()
-            self._dispatch()
-            transcript.finish()
 
     def _abandon(self, live: _LiveCall) -> None:
         with self._lock:
