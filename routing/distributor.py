@@ -97,6 +97,8 @@ class Distributor:
         except Exception:
             log.exception("call.flow_failed")
             leg.hangup()
+            # Recorded unless the flow got as far as recording the end itself (a second end is ignored).
+            self._recorder.ended(call_id, self._clock(), "failed", "system")
         finally:
             structlog.contextvars.unbind_contextvars("call_id")
 

@@ -161,3 +161,10 @@ class Baresip:
                 self._proc.kill()
                 self._proc.wait(5)
         self._log.close()
+
+
+def sip_ping_ok(host: str, port: int) -> bool:
+    """Whether anything answers a SIP OPTIONS on ``host:port`` (half a second's wait)."""
+    from telephony.kamailio import sip_ping
+
+    return sip_ping(host, port, timeout=0.5)

@@ -37,6 +37,7 @@ class RunningService:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str]
 
     def get(self, path: str, **params: Any) -> Any:
         response = httpx.get(self.base_url + path, params=params, timeout=10)
@@ -103,11 +104,14 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
         "HOTLINE_LOG_JSON": "true",
         **(extra_env or {}),
     }
-    log_path = tmp / "service.log"
+    return launch(tmp / "service.log", env, f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), data)
+
+
+def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, int], data: Path) -> RunningService:
+    """Start ``hotline serve`` with ``env`` and wait until /health says it can take calls."""
     process = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve"], env=env,
-                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    service = RunningService(f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), "100", data, process,
-                             log_path)
+                               stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    service = RunningService(base_url, sip, "100", data, process, log_path, env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, f"hotline serve exited:\n{log_path.read_text()[-3000:]}"
@@ -119,6 +123,11 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
         time.sleep(0.2)
     stop_service(service)
     raise TimeoutError(f"service not healthy in 60 s:\n{log_path.read_text()[-3000:]}")
+
+
+def relaunch(service: RunningService) -> RunningService:
+    """The same service (same ports, database, data) started again, as after a crash."""
+    return launch(service.log_path, service.env, service.base_url, service.sip, service.data_dir)
 
 
 def stop_service(service: RunningService) -> int:
