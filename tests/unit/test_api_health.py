@@ -1,0 +1,29 @@
+"""GET /health: 200 only when the service can take calls, 503 otherwise, with every component listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.app import Services, create_app
+
+
+def client(components: dict[str, dict[str, Any]]) -> TestClient:
+    return TestClient(create_app(Services(cases=None, rota=None, health=lambda: components)))
+
+
+def test_healthy_service_answers_200() -> None:
+    response = client({"kamailio": {"up": True}, "speech_model": {"up": False}, "can_take_calls": {"up": True}}) \
+        .get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["can_take_calls"] is True
+    assert body["components"]["speech_model"] == {"up": False}  # reported, but calls are still taken
+    assert "can_take_calls" not in body["components"]
+
+
+def test_service_that_cannot_take_calls_answers_503() -> None:
+    response = client({"kamailio": {"up": False}, "can_take_calls": {"up": False}}).get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"can_take_calls": False, "components": {"kamailio": {"up": False}}}
