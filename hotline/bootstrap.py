@@ -38,6 +38,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+WITHHELD = {"", "anonymous", "unknown", "restricted", "private"}
+
+
+def caller_key(caller: str, call_id: str) -> str:
+    """The number a case is kept under. A withheld number gets a case of its own per call: strangers who
+    hide their number must not share one case."""
+    if caller.strip().casefold() in WITHHELD:
+        return f"anonymous-{call_id[:16]}"
+    return caller
+
+
 class CaseRecorder:
     """``routing.ports.CallRecorder`` onto the case store. A database error never breaks a live call."""
 
@@ -51,7 +62,8 @@ class CaseRecorder:
             log.exception("cases.write_failed", what=what)
 
     def started(self, call_id: str, caller: str, dialled: str, worker: str, at: datetime) -> None:
-        self._safely("started", lambda: self._cases.call_started(call_id, caller or "anonymous", dialled, worker, at))
+        self._safely("started", lambda: self._cases.call_started(call_id, caller_key(caller, call_id), dialled,
+                                                                 worker, at))
 
     def queued(self, call_id: str, at: datetime) -> None:
         self._safely("queued", lambda: self._cases.call_queued(call_id, at))
@@ -128,7 +140,8 @@ class Service:
     workers: list[SipWorker] = field(default_factory=list)
     scheduler: ShiftScheduler | None = None
     clock: Callable[[], datetime] = utc_now
-    _started: bool = False
+    _calls_per_worker: dict[str, int] = field(default_factory=dict)
+    _calls_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- wiring ------------------------------------------------------------------------------
     def refresh_rota(self) -> None:
@@ -144,7 +157,23 @@ class Service:
             self.scheduler.reschedule()
 
     def _on_call(self, worker: SipWorker, leg: Leg) -> None:
-        self.distributor.handle(leg, worker, worker.name, self.settings.hotline_number)
+        with self._calls_lock:
+            busy = self._calls_per_worker.get(worker.name, 0)
+            if busy >= self.settings.max_calls_per_worker:
+                full = True
+            else:
+                full = False
+                self._calls_per_worker[worker.name] = busy + 1
+        if full:
+            # Refused before anything is recorded: Kamailio fails over to the next worker (486 included).
+            log.warning("worker.full", worker=worker.name, call_id=leg.call_id, calls=busy)
+            leg.hangup()
+            return
+        try:
+            self.distributor.handle(leg, worker, worker.name, self.settings.hotline_number)
+        finally:
+            with self._calls_lock:
+                self._calls_per_worker[worker.name] -= 1
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -175,7 +204,6 @@ class Service:
             self.workers.append(worker)
         for worker in self.workers:
             worker.wait_registered(5)
-        self._started = True
         log.info("service.started", workers=[w.status() for w in self.workers])
 
     def load_model(self) -> None:
@@ -200,7 +228,6 @@ class Service:
         if self.kamailio is not None:
             self.kamailio.stop()
         self.engine.dispose()
-        self._started = False
         log.info("service.stopped", threads=[t.name for t in threading.enumerate() if t is not threading.main_thread()])
 
     # --- health ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -35,11 +36,20 @@ def serve() -> None:
 
     settings = _settings()
     service = build(settings)
-    service.start()
+
+    def stop_requested(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # uvicorn shuts the API down on SIGINT/SIGTERM, then re-raises the signal to the handler it found:
+    # ours turns either into the same orderly stop of every component below.
+    signal.signal(signal.SIGTERM, stop_requested)
     try:
+        service.start()
         config = uvicorn.Config(make_app(service), host=settings.http_host, port=settings.http_port,
                                 log_level="warning", lifespan="off")
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         service.stop()
 
