@@ -1,12 +1,27 @@
-"""Dependency aliases for routers."""
+"""What routers depend on: the services handed in by the composition root, and their dependency alias."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.app import Services
+
+@dataclass
+class Services:
+    """What the routers need, handed in by the composition root (``hotline.bootstrap``).
+
+    ``cases`` is a ``cases.store.CaseStore``, ``rota`` a ``shifts.store.RotaStore``; ``health`` returns the
+    component map that ``GET /health`` reports; ``on_rota_changed`` is called after every rota edit so
+    routing sees it at once.
+    """
+
+    cases: Any
+    rota: Any
+    health: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+    on_rota_changed: Callable[[], None] = field(default=lambda: None)
 
 
 def get_services(request: Request) -> Services:

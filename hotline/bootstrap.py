@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
-from api.app import Services, create_app
+from api.app import create_app
+from api.deps import Services
 from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade

@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import Services
 from api.cases import CaseReads, router
+from api.deps import Services
 from cases.model import SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import Services
+from api.deps import Services
 from api.rota import router
 from hotline.db import make_engine
 from shifts.store import RotaStore

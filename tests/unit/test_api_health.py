@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.app import Services, create_app
+from api.app import create_app
+from api.deps import Services
 
 
 def client(components: dict[str, dict[str, Any]]) -> TestClient:
