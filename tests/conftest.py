@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from hotline.db import upgrade
+from hotline.db import make_engine, upgrade
 
 
 @pytest.fixture
@@ -37,3 +37,11 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 def migrated_database_url(database_url: str) -> str:
     upgrade(database_url)
     return database_url
+
+
+@pytest.fixture
+def engine(migrated_database_url: str) -> Iterator[Engine]:
+    """An engine on a freshly migrated database, disposed of after the test."""
+    engine = make_engine(migrated_database_url)
+    yield engine
+    engine.dispose()

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
@@ -29,7 +29,6 @@ from cases.model import (
 )
 from cases.orm import CallEventRow, CallRow, CaseRow, metadata
 from cases.store import CaseStore
-from hotline.db import make_engine
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +38,6 @@ T = TypeVar("T")
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def engine(migrated_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

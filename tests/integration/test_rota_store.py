@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import StatementError
 
-from hotline.db import make_engine
 from shifts import orm
 from shifts.rota import Agent, RotaError, Shift
 from shifts.store import RotaStore, ShiftNotFoundError
@@ -25,13 +23,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "shifts" / "sample_rota.yaml"
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
         microsecond: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(migrated_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

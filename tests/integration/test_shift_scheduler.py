@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from hotline.db import make_engine
 from shifts.rota import Agent, Shift, ShiftEnded, ShiftEvent, ShiftStarted
 from shifts.scheduler import SchedulerError, ShiftScheduler
 from shifts.store import RotaStore
@@ -44,13 +43,6 @@ def wait_until(instant: datetime) -> None:
     """Let the wall clock pass ``instant`` (a deterministic wait, not a guess that something happened)."""
     while (left := (instant - now()).total_seconds()) > 0:
         time.sleep(left + 0.05)
-
-
-@pytest.fixture
-def engine(migrated_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
