@@ -58,6 +58,19 @@ class RunningService:
             time.sleep(0.25)
         raise TimeoutError(f"no finished call for {caller} within {timeout} s; log: {self.log_path}")
 
+    def wait_answered(self, caller: str, timeout: float = 15) -> dict[str, Any]:
+        """Wait until the service has recorded an agent answering ``caller``'s newest call (the agent's
+        phone may report the call established before the worker has seen its 200 OK)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = self.get("/api/v1/cases", caller=caller)["items"]
+            if items:
+                calls = self.get(f"/api/v1/cases/{items[0]['id']}")["calls"]
+                if calls and calls[-1]["answered_at"]:
+                    return dict(calls[-1])
+            time.sleep(0.1)
+        raise TimeoutError(f"no answered call for {caller} within {timeout} s; log: {self.log_path}")
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 

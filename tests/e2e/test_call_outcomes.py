@@ -58,6 +58,7 @@ def test_unanswered_agent_then_next_agent_then_agent_hangs_up(tmp_path: Path, se
         second.wait_event("CALL_INCOMING", 10)
         second.command("accept")
         second.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
+        service.wait_answered("5550202")
         second.hangup()  # the agent ends the call
         caller.wait_event("CALL_CLOSED", 10)  # ... and the caller's leg goes with it
         case = service.wait_call_closed(caller="5550202")
@@ -112,6 +113,7 @@ def test_a_rota_edit_routes_the_waiting_caller_at_once(tmp_path: Path, service_f
         agent.wait_event("CALL_INCOMING", 10)  # the supervisor's edit reached routing without a restart
         agent.command("accept")
         agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
+        service.wait_answered("5550204")
         caller.hangup()
         case = service.wait_call_closed(caller="5550204")
     finally:

@@ -41,6 +41,7 @@ def test_call_travels_the_whole_path(tmp_path: Path, service_factory) -> None:
         agent.command("accept")
         agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)  # baresip 1.0 reports the latter on accept
         bridged_at = time.monotonic()
+        service.wait_answered("5550101")
         time.sleep(18)
         caller.command("hold")
         time.sleep(4)

@@ -30,6 +30,7 @@ def test_crash_mid_call_then_restart(tmp_path: Path, service_factory) -> None:
         agent.wait_event("CALL_INCOMING", 10)
         agent.command("accept")
         agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
+        service.wait_answered("5550301")
 
         os.killpg(service.process.pid, signal.SIGKILL)  # the whole service dies at once, mid-call
         service.process.wait(10)
@@ -52,6 +53,7 @@ def test_crash_mid_call_then_restart(tmp_path: Path, service_factory) -> None:
         agent.wait_event("CALL_INCOMING", 20)
         agent.command("accept")
         agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
+        restarted.wait_answered("5550302")
         second.hangup()
         done = restarted.wait_call_closed(caller="5550302")
     finally:
