@@ -77,7 +77,8 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free loopback port")
 
 
-def http_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+def http_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
+    """(status, JSON body) of a GET; (0, None) when the service does not answer in ``timeout``."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -87,6 +88,8 @@ def http_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
             return exc.code, json.loads(body or b"null")
         except ValueError:
             return exc.code, None
+    except (OSError, ValueError):  # refused, reset, timed out (TimeoutError is an OSError), bad JSON
+        return 0, None
 
 
 def proc_stat(pid: int) -> tuple[int, int, float] | None:
@@ -106,6 +109,13 @@ def cpu_seconds(pids: list[int]) -> float:
         if st is not None:
             total += st[2]
     return total
+
+
+def box_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, all processes), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / CLK_TCK
 
 
 def status_field(pid: int, name: str) -> int | None:
@@ -149,6 +159,25 @@ def comm(pid: int) -> str:
         return ""
 
 
+def code_state() -> dict[str, Any]:
+    """The commit under test and the files outside bench/ that differ from it (others may be editing)."""
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+             if not line[3:].startswith(("bench/", "docs/bench.md"))]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "modified": dirty}
+
+
+def source_commit(source: str) -> str:
+    """The commit a ``--source`` tree was exported from: its ``COMMIT`` file, if the exporter wrote one."""
+    marker = Path(source) / "COMMIT"
+    return marker.read_text().strip() if marker.exists() else "unknown"
+
+
 def write_rota(path: Path, extensions: list[str]) -> Path:
     """Every agent on shift 24/7: 00:00-12:00 and 12:00-24:00 every day, as tests/e2e/conftest.py does."""
     lines = ["agents:"]
@@ -189,6 +218,7 @@ class Sample:
     threads: int | None
     service_cpu_s: float
     kamailio_cpu_s: float
+    box_busy_s: float = 0.0
 
 
 @dataclass
@@ -283,9 +313,14 @@ class Run:
             "HOTLINE_LOG_JSON": "true",
         }
         env.pop("HOTLINE_START_KAMAILIO", None)
+        source = Path(a.source).resolve() if a.source else REPO
+        if a.source:
+            # Benchmark another tree (e.g. `git archive <commit>` unpacked) with this venv's dependencies:
+            # it comes first on sys.path, ahead of the editable install of the working tree.
+            env["PYTHONPATH"] = str(source) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.base_url = f"http://{HOST}:{http_port}"
         self.service = self.spawn("service", [sys.executable, "-m", "hotline.cli", "serve"],
-                                  log=self.out / "service.log", env=env, cwd=REPO)
+                                  log=self.out / "service.log", env=env, cwd=source)
         deadline = time.monotonic() + a.start_timeout
         while time.monotonic() < deadline:
             if self.service.poll() is not None:
@@ -322,7 +357,8 @@ class Run:
         assert self.service is not None
         pid = self.service.pid
         return Sample(time.monotonic() - self.t_calls if self.t_calls else 0.0, rss_mb(pid),
-                      status_field(pid, "Threads"), cpu_seconds([pid]), cpu_seconds(self.kamailio_pids))
+                      status_field(pid, "Threads"), cpu_seconds([pid]), cpu_seconds(self.kamailio_pids),
+                      box_busy_seconds())
 
     def start_sampling(self, every: float) -> None:
         def run() -> None:
@@ -344,6 +380,20 @@ class Run:
         if remote:
             argv.append(remote)
         return self.spawn(name, argv, log=self.out / f"{name}.log", cwd=self.out)
+
+
+def rss_slope_mb_per_min(series: list[tuple[float, float | None, int | None]], first_s: float,
+                         last_s: float) -> float | None:
+    """Least-squares slope of RSS over the samples with ``first_s <= t <= last_s`` (the calls' steady part)."""
+    points = [(t, m) for t, m, _ in series if m is not None and first_s <= t <= last_s]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_m = sum(m for _, m in points) / len(points)
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return None
+    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in points) / var
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -373,7 +423,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     run = Run(args, out)
     result: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                              "out": str(out), "started": datetime.now(UTC).isoformat(timespec="seconds")}
+                              "out": str(out), "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "code": code_state() if not args.source else {"source": str(Path(args.source).resolve()),
+                                                                            "commit": source_commit(args.source)}}
     print(f"bench: {args.calls} calls x {args.duration:g} s, {args.workers} worker(s), transcription "
           f"{'on' if args.transcribe else 'off'}; files in {out}", flush=True)
 
@@ -433,7 +485,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["rss_start_mb"] = start.rss_mb
         result["threads_start"] = start.threads
         run.t_calls = time.monotonic()
-        run.samples.append(Sample(0.0, start.rss_mb, start.threads, start.service_cpu_s, start.kamailio_cpu_s))
+        run.samples.append(Sample(0.0, start.rss_mb, start.threads, start.service_cpu_s, start.kamailio_cpu_s,
+                                  start.box_busy_s))
         run.start_sampling(args.sample_every)
         ramp_ms = max(1, int(args.ramp * 1000))
         caller = run.sipp("callers", "caller.xml",
@@ -463,13 +516,20 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["callers_exit"] = caller.returncode
 
         # The API: every call answered by an agent and closed (and its transcript settled).
-        records: dict[str, dict[str, Any] | None] = {}
+        records: dict[str, dict[str, Any] | None] = dict.fromkeys(call_ids)
         settle_deadline = time.monotonic() + args.settle
+        api_slowest = 0.0
         while time.monotonic() < settle_deadline:
-            records = {c: call_record(run, c) for c in call_ids}
+            for c in call_ids:
+                if settled(records[c], args.transcribe) or time.monotonic() >= settle_deadline:
+                    continue
+                asked = time.monotonic()
+                records[c] = call_record(run, c) or records[c]
+                api_slowest = max(api_slowest, time.monotonic() - asked)
             if all(settled(r, args.transcribe) for r in records.values()):
                 break
             time.sleep(1.0)
+        result["api_slowest_answer_s"] = api_slowest
         settled_sample = run.sample()
         result["settle_s"] = settled_sample.t - calls_done.t
 
@@ -521,6 +581,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "service_s_during_calls": svc_calls, "service_s_until_settled": svc_total,
             "service_per_call_s": svc_total / args.calls, "service_per_call_second_ms": 1000 * svc_total / call_s,
             "service_cores_during_calls": svc_calls / wall if wall else None,
+            "box_cores_busy_during_calls": (calls_done.box_busy_s - start.box_busy_s) / wall if wall else None,
+            "cores": os.cpu_count(),
             "kamailio_s": kam, "kamailio_per_call_s": kam / args.calls,
             "kamailio_per_call_second_ms": 1000 * kam / call_s,
             "load_generators_s": load_cpu,
@@ -533,6 +595,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "threads_max": max((s.threads or 0) for s in run.samples),
             "series": [(round(s.t, 1), s.rss_mb, s.threads) for s in run.samples],
         }
+        # Memory growth while all calls are up: from 30 s after the last call started to the first BYE.
+        result["rss"]["steady_slope_mb_per_min"] = rss_slope_mb_per_min(
+            result["rss"]["series"], args.ramp + 30, args.duration)
         if capture.exists():
             found = rtpstats.flows(capture, [(args.rtp_low, args.rtp_high)],
                                    [(args.caller_media_port, args.caller_media_port + 999)],
@@ -601,9 +666,13 @@ def report(r: dict[str, Any]) -> None:
           f"{fmt(cpu['kamailio_per_call_second_ms'], 2)} ms per call-second (all its processes)")
     print(f"load generators CPU    {fmt(cpu['load_generators_s'], 1)} s (sipp callers+agents+register, dumpcap; "
           f"same 2-core box)")
+    print(f"whole machine          {fmt(cpu['box_cores_busy_during_calls'], 2)} of {cpu['cores']} cores busy during "
+          "the calls (service, Kamailio, sipp, dumpcap and anything else running)")
     print(f"service RSS            start {fmt(rss['start_mb'])} MB, calls done {fmt(rss['calls_done_mb'])} MB, "
           f"end {fmt(rss['end_mb'])} MB; threads {rss['threads_start']} → {rss['threads_calls_done']} → "
           f"{rss['threads_end']}")
+    print(f"RSS growth, all up     {fmt(rss.get('steady_slope_mb_per_min'), 2)} MB/min (least squares over the "
+          "samples from ramp+30 s to the first hang-up)")
     print(f"service RSS peak       {fmt(rss['max_mb'])} MB, threads peak {rss['threads_max']}")
     points, next_t = [], 0.0
     for t, m, threads in rss["series"]:  # every 30 s of the samples, and the last one
@@ -611,10 +680,15 @@ def report(r: dict[str, Any]) -> None:
             points.append(f"{t:.0f}s:{fmt(m, 0)}/{threads}")
             next_t = (t // 30 + 1) * 30
     print("RSS MB/threads, 30 s   " + "  ".join(points))
-    print(f"wall                   calls {fmt(r['calls_wall_s'], 1)} s, settle {fmt(r['settle_s'], 1)} s")
+    print(f"wall                   calls {fmt(r['calls_wall_s'], 1)} s, settle {fmt(r['settle_s'], 1)} s; slowest API "
+          f"answer {fmt(r.get('api_slowest_answer_s'), 2)} s")
     if r.get("log"):
         print(f"service log            {r['log']}")
     print(line)
+    code = r.get("code") or {}
+    print(f"code: {code.get('commit')}" + (f" with uncommitted changes to {', '.join(code['modified'])}"
+                                          if code.get("modified") else "")
+          + (f" from {code['source']}" if code.get("source") else ""))
     print(f"files: {r['out']}")
 
 
@@ -641,6 +715,9 @@ def main() -> None:
     p.add_argument("--first-agent", type=int, default=2001, help="first agent extension")
     p.add_argument("--number", default="100", help="the hotline number")
     p.add_argument("--start-timeout", type=float, default=120.0)
+    p.add_argument("--source", default="",
+                   help="run the service from this source tree instead of the working tree (e.g. a `git archive` "
+                        "export of one commit, with a COMMIT file naming it); dependencies come from this venv")
     p.add_argument("--out", default="", help="directory for the run's files (default: a new one in /tmp)")
     p.add_argument("--json", action="store_true", help="print results.json at the end too")
     args = p.parse_args()
