@@ -2,31 +2,93 @@
 
 rfcvoip is a registered softphone, threaded like pyVoIP. Each hotline worker is one such phone registered
 to Kamailio as ``hotline-N``. The defects of rfcvoip 2.10.3 that the call path meets are fixed here by
-subclassing, each with a regression test against a real peer (see docs/architecture.md):
+subclassing and overriding (rfcvoip itself is never edited). Each fix names the test that proves it against
+real peers (Kamailio, baresip, sipp, or the raw SIP/RTP peer of ``tests/sip/raw.py``) in
+``tests/integration/test_sip_*.py``; every one of those tests was run with its fix removed and failed, with
+the result given in brackets.
 
-- Call-IDs are sha256 of a per-process counter, so a restarted worker repeats its predecessor's Call-IDs
-  and INVITE branches and Kamailio takes the new INVITE for a retransmission: ``gen_call_id`` is random.
-- A re-INVITE that takes a call off hold is answered ``recvonly`` again and audio never resumes: the
-  answer is negotiated from the phone's own ``sendrecv`` each time, not from the call's last mode.
-- The call callback runs only after a 1 s delay and never for a call cancelled in that second, so an
-  abandoned call would go unrecorded: it runs at once.
-- An INVITE to the hotline number is refused because it does not name the worker's own account.
-- Non-blocking reads skip packets: each leg is read by blocking 20 ms reads in one thread.
-- REGISTER waits 30 s for a registrar that is down, so start and stop could block the service:
-  registration runs in the background and every REGISTER transaction is bounded to a few seconds.
+- Call-IDs are sha256 of a per-process counter and the INVITE branch is cut from the next Call-ID, so a
+  worker restarted after a crash repeats its predecessor's first INVITE exactly, and Kamailio, still holding
+  the dead worker's transaction, takes it for a retransmission and never forwards it. Call-IDs and branches
+  are random. ``test_restarted_worker_gets_its_next_call_through_kamailio`` [same Call-ID and branch; the
+  agent dialled by the new worker never rang].
+- A re-INVITE that takes a call off hold is answered ``recvonly`` again and audio never resumes: the answer
+  is negotiated from the phone's own ``sendrecv`` each time. ``test_unhold_resumes_audio`` [un-hold
+  answered recvonly, no RTP].
+- The call callback runs after a 1 s delay and never for a call cancelled in that second, so an abandoned
+  call would go unrecorded: it runs at once. ``test_cancel_in_the_first_second_reaches_the_callback``
+  [callback never called].
+- A CANCEL handled between rfcvoip's "still ringing?" check and its 200 OK sends a 200 after the 487 and
+  leaves the leg "answered" with nobody on it (a ghost caller in the queue); likewise a callee's 200 handled
+  while our CANCEL goes out turns the ended call back into an answered one. Answering, incoming CANCEL,
+  our CANCEL and the callee's final answer are decided under one lock per call (the adapter's own, so it
+  cannot invert rfcvoip's locks). ``test_cancel_racing_the_answer_never_answers_a_cancelled_call`` [the
+  call was answered after its 487].
+- An INVITE to the hotline number is refused (404) because it does not name the worker's own account.
+  ``test_hotline_number_is_accepted_and_other_users_are_not`` [404].
+- Non-blocking reads skip packets: each leg is read by blocking 20 ms reads in one thread (media.LegReader).
+  ``test_every_inbound_frame_is_read_exactly`` (150 random PCMU frames arrive exactly, in order).
+- The SIP receive loop starts 1 s after registering, so a call in that second waits and is retransmitted
+  at: it starts at once. ``test_worker_takes_a_call_right_after_registering`` [180 after 1.0 s].
+- An audio+video offer is refused with 488. Streams other than audio are now refused inside the 200 with
+  port 0, one m-line per offered stream in the offer's order (RFC 3264 §6).
+  ``test_video_offer_is_answered_with_video_refused`` [488].
+- ``call()`` waits up to 30 s for a provisional answer holding the SIP lock (no other call can be dialled
+  meanwhile), never retransmits the INVITE, and leaves it pending when it gives up. Dialling now registers
+  the call, sends the INVITE with no lock held, retransmits it (timer A) until the first response, returns
+  once the callee rings, fails at once on a 4xx/5xx/6xx (``DialFailed`` names the status), answers a 401/407
+  once with credentials, and CANCELs when the callee has not rung within ``invite_timeout`` (4 s).
+  ``test_sip_dial.py``: busy (baresip 486), decline (sipp 603) and unregistered (Kamailio 404) end the
+  attempt in well under 1 s; ``test_callee_that_never_rings_is_cancelled_without_blocking_sip`` [a second
+  dial stalled 30 s behind a callee that only sent 100];
+  ``test_invite_is_retransmitted_until_the_first_response`` [sent once];
+  ``test_invite_with_digest_challenge_is_resent_with_credentials`` [401 ended it];
+  ``test_ring_timeout_cancels_the_agent`` (guard: the CANCEL reaches the phone, its 487 is ACKed).
+- A 2xx that crosses our CANCEL (the agent picks up as the ring timeout fires) was ACKed but never ended,
+  leaving the agent in a silent call: it is ACKed and ended with a BYE.
+  ``test_answer_crossing_the_cancel_is_ended`` [no BYE].
+- RFC 2833 digits are reported only when an event's first packet has the marker bit. An event is now new
+  when its RTP timestamp is (late duplicates of the last 16 events are not), or when a marker does not just
+  repeat the start of the event in progress (senders that reuse timestamps); one digit per event, the 3 end
+  packets never repeat it, events above 15 (hook flash) are ignored. ``RfcvoipLeg.digits()`` drains them.
+  ``test_dtmf_without_marker_bit_and_hook_flash`` ["5" instead of "1159"], ``test_dtmf_from_sipp_pcaps``.
+- Record-Route is not copied into responses, so a caller's ACK, re-INVITE and BYE go around Kamailio
+  straight to the worker: 1xx/2xx answers to an INVITE carry it, and our BYE and 2xx ACK carry the route set.
+  ``test_answer_carries_the_record_route_and_the_dialog_uses_it`` [no Record-Route].
+- A 2xx to an INVITE is sent once, so a lost 200 leaves the caller ringing: it is resent (T1 doubling to T2)
+  until the ACK, and the call is ended with a BYE when none comes in ``ack_timeout`` (32 s).
+  ``test_answer_is_retransmitted_until_acked`` [no retransmission].
+- ``start()`` REGISTERs synchronously, ``stop()`` waits for the de-REGISTER answer, a REGISTER in progress
+  is not interrupted by stop, and after 3 failed REGISTERs the phone stops for good, so a worker started
+  before Kamailio never takes a call: registration runs in the background, each REGISTER waits at most 3 s,
+  failures are retried every 2 s for as long as the worker runs, stop skips the de-registration when not
+  registered and wakes a pending REGISTER. ``test_start_and_stop_do_not_wait_for_a_missing_registrar``
+  [stop took 6 s], ``test_worker_registers_once_the_registrar_appears`` [never registered].
+- rfcvoip prints its diagnostics to stdout (in the middle of the service's JSON logs), warns on stderr for
+  every refused dial and resets the process's warning filters when a number is not found: its output goes
+  to structlog (debug level), refusals are logged, not warned. ``test_rfcvoip_prints_nothing_on_a_call``
+  [its prints on stdout].
+
+Guards for what rfcvoip 2.10.3 already does right, so that a new pin that breaks it fails a test: OPTIONS
+answered 200, CANCEL answered 200 + 487, PCMA encoded right (the tone decodes exactly), an agent call
+outliving 45 s with baresip, REFER / INFO / UPDATE / MESSAGE / PRACK / unknown methods answered 501 in and
+out of a dialog, malformed SIP (garbage, truncated, inconsistent) survived by Kamailio and the worker.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 from rfcvoip import RTP as rfc_rtp
 from rfcvoip import SIP as rfc_sip
+from rfcvoip._version import __version__ as rfc_version
 from rfcvoip.VoIP import VoIP as rfc_voip
 from rfcvoip.VoIP.status import PhoneStatus
 
@@ -41,45 +103,489 @@ _STATES = {
     rfc_voip.CallState.ENDED: LegState.ENDED,
 }
 
+T1 = 0.5  # RFC 3261 timer T1: first retransmission interval (s)
+T2 = 4.0  # RFC 3261 timer T2: longest retransmission interval (s)
+_DTMF = "0123456789*#ABCD"
+_CallState = rfc_voip.CallState
+_RFCVOIP_VERSION = str(rfc_version)
+
+
+def _rfcvoip_debug(message: Any, detail: Any = None) -> None:
+    log.debug("rfcvoip", message=str(detail if detail is not None else message)[:2000])
+
+
+def _route_rfcvoip_output() -> None:
+    """rfcvoip prints every diagnostic to stdout; send them to our log (debug level) instead."""
+    for module in (rfc_sip, rfc_rtp, rfc_voip):
+        if getattr(module, "debug", None) is not _rfcvoip_debug:
+            module.debug = _rfcvoip_debug  # type: ignore[attr-defined]
+
+
+def _header_values(value: Any) -> list[str]:
+    """The comma-separated entries of a header rfcvoip keeps as one string (Record-Route, Route)."""
+    if not value:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for item in value for v in rfc_sip._split_top_level_comma(str(item)) if v.strip()]
+    return [v.strip() for v in rfc_sip._split_top_level_comma(str(value)) if v.strip()]
+
+
+def _insert_headers(message: str, lines: list[str]) -> str:
+    """``message`` with header ``lines`` added right after its last Via header."""
+    if not lines:
+        return message
+    head, sep, body = message.partition("\r\n\r\n")
+    rows = head.split("\r\n")
+    last_via = max((i for i, row in enumerate(rows) if row.lower().startswith("via:")), default=0)
+    rows[last_via + 1:last_via + 1] = lines
+    return "\r\n".join(rows) + sep + body
+
+
+def _media_usable(media: dict[str, Any]) -> bool:
+    return bool(media.get("type") == "audio" and rfc_voip._media_uses_supported_rtp_profile(media)
+                and rfc_voip._media_port_is_enabled(media))
+
+
+class _HotlineRTPClient(rfc_rtp.RTPClient):
+    """RFC 2833/4733 digits recognised by their event's RTP timestamp, not by the marker bit."""
+
+    _dtmf_recent: deque[tuple[int, int]] | None = None
+    _dtmf_event_ended = False
+
+    def parse_telephone_event(self, packet: Any) -> None:
+        payload = bytes(packet.payload)
+        if len(payload) < 4:
+            return
+        code, end = payload[0], bool(payload[1] & 0x80)
+        event = (int(packet.SSRC), int(packet.timestamp))
+        if self._dtmf_recent is None:
+            self._dtmf_recent = deque(maxlen=16)
+        # Every packet of one event carries the event's start timestamp, and the end packet is sent 3 times:
+        # an event is new when its timestamp is (late duplicates of recent events are not). A marker also
+        # starts a new event unless it repeats the start of the one in progress (a sender that reuses
+        # timestamps, such as a replayed capture).
+        latest = self._dtmf_recent[-1] if self._dtmf_recent else None
+        if event not in self._dtmf_recent or (packet.marker and (event != latest or self._dtmf_event_ended)):
+            self._dtmf_recent.append(event)
+            self._dtmf_event_ended = False
+            if code < len(_DTMF) and self.dtmf is not None:  # 16 (flash) and above are not digits
+                self.dtmf(_DTMF[code])
+        if end and event == self._dtmf_recent[-1]:
+            self._dtmf_event_ended = True
+
 
 class _HotlineSIPClient(rfc_sip.SIPClient):
+    ack_timeout = 64 * T1  # RFC 3261 timer H: give up on the ACK for our 2xx and end the call
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_retry_delay = 2.0
+        self._unacked: dict[tuple[str, str], threading.Event] = {}
+        self._unacked_lock = threading.Lock()
+
+    # --- identifiers -----------------------------------------------------------------------
     def gen_call_id(self) -> str:
         return f"{uuid.uuid4().hex}@{self.myIP}"
 
+    def build_invite(self, number: str, ms: dict[int, Any]) -> tuple[str, str, int, str]:
+        """An INVITE for ``number`` with a fresh Call-ID and branch: (text, Call-ID, session id, target URI)."""
+        branch = self.gen_branch()
+        call_id = self.gen_call_id()
+        sess_id = int(self.sessID.next())
+        target_uri = str(self._normalize_request_target(number))
+        invite = str(self.gen_invite(number, str(sess_id), ms, rfc_rtp.TransmitType.SENDRECV, branch, call_id))
+        self._set_last_invite_debug(event="invite-created", status="dialing", number=number, call_id=call_id,
+                                    target_uri=target_uri, branch=branch, sess_id=sess_id)
+        return invite, call_id, sess_id, target_uri
+
+    # --- receiving --------------------------------------------------------------------------
+    def _delayed_recv_loop(self, delay: float = 0.0) -> None:
+        # rfcvoip waits 1 s after registering before it reads any SIP; nothing needs that wait.
+        super()._delayed_recv_loop(0.0)
+
+    def parse_message(self, message: Any) -> None:
+        if message.type == rfc_sip.SIPMessageType.MESSAGE and message.method == "ACK":
+            cseq = message.headers.get("CSeq", {})
+            key = (str(message.headers.get("Call-ID", "")), str(cseq.get("check", "")) if isinstance(cseq, dict)
+                   else "")
+            with self._unacked_lock:
+                acked = self._unacked.get(key)
+            if acked is not None:
+                acked.set()
+        super().parse_message(message)
+
+    # --- registration -----------------------------------------------------------------------
+    def register(self) -> bool:
+        # rfcvoip stops the phone for good after 3 failed REGISTERs; a worker must come back with its registrar.
+        self.registerFailures = min(self.registerFailures, 1)
+        registered = bool(super().register())
+        if not registered and self.NSD:
+            log.warning("worker.register_retry", user=self.username, registrar=f"{self.server}:{self.port}",
+                        retry_in=self.register_retry_delay)
+        return registered
+
+    def _run_delayed_register(self, delay: float, cancel_event: threading.Event) -> None:
+        super()._run_delayed_register(max(float(delay), self.register_retry_delay), cancel_event)
+
+    def stop(self) -> None:
+        # rfcvoip's stop, plus a wake-up: a REGISTER in progress sits in select() on our socket until its
+        # timeout, and closing the socket does not end that wait.
+        if not self.NSD:
+            return
+        try:
+            self._cancel_pending_register_thread()
+            if self.registerThread:
+                self.deregister()
+        finally:
+            self.NSD = False
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as wake:
+                    wake.sendto(b"\r\n\r\n", (self.myIP, int(self.myPort)))  # a keep-alive: rfcvoip skips it
+            except OSError:
+                pass
+            self._close_sockets()
+
+    # --- responses --------------------------------------------------------------------------
+    def _build_response(self, request: Any, status: Any, **kwargs: Any) -> str:
+        response = str(super()._build_response(request, status, **kwargs))
+        cseq = request.headers.get("CSeq", {})
+        if 100 < int(status) < 300 and isinstance(cseq, dict) and cseq.get("method") == "INVITE":
+            # RFC 3261 12.1.1: the UAS copies Record-Route into its responses so the caller's dialog uses the
+            # proxy (without it, the caller's ACK and BYE go straight to the worker, bypassing Kamailio).
+            routes = _header_values(request.headers.get("Record-Route"))
+            response = _insert_headers(response, [f"Record-Route: {r}" for r in routes])
+        return response
+
+    def gen_answer(self, request: Any, sess_id: str, ms: dict[int, Any], sendtype: Any) -> str:
+        """The SDP answer with one m-line per offered stream, in the offer's order (RFC 3264 §6).
+
+        Streams we do not take (video, a second audio stream, ...) are refused with port 0.
+        """
+        addr_type = self._sdp_address_type(self.myIP)
+        body = (f"v=0\r\no=rfcvoip {sess_id} {int(sess_id) + 2} IN {addr_type} {self.myIP}\r\n"
+                f"s=rfcvoip {_RFCVOIP_VERSION}\r\nc=IN {addr_type} {self.myIP}\r\nt=0 0\r\n")
+        call = self.phone._get_call(request.headers["Call-ID"])
+        accepted: list[int] | None = None
+        if call is not None and request is getattr(call, "request", None):
+            accepted = getattr(call, "accepted_media", None)
+        entries = list(ms.items())
+        for media in [m for m in request.body.get("m", []) if isinstance(m, dict)]:
+            take = id(media) in accepted if accepted is not None else _media_usable(media)
+            if take and entries:
+                port, spec = entries.pop(0)
+                body += self._answer_media(port, spec, sendtype)
+            else:
+                proto = media.get("protocol")
+                formats = " ".join(str(f) for f in media.get("methods", [])) or "0"
+                body += f"m={media.get('type', 'audio')} 0 {getattr(proto, 'value', proto) or 'RTP/AVP'} {formats}\r\n"
+        for port, spec in entries:
+            body += self._answer_media(port, spec, sendtype)
+        tag = self.tagLibrary[request.headers["Call-ID"]]
+        to_header = f"{request.headers['To']['raw']};tag={tag}"
+        return self._build_response(request, rfc_sip.SIPStatus.OK, to_header=to_header, contact=True, supported=True,
+                                    content_type="application/sdp", body=body)
+
+    @staticmethod
+    def _answer_media(port: int, spec: Any, sendtype: Any) -> str:
+        media_type, port_count, codecs = rfc_sip._sdp_media_spec_details(spec)
+        text = (f"m={media_type} {rfc_sip._sdp_media_port_field(port, port_count)} RTP/AVP"
+                + "".join(f" {pt}" for pt in codecs) + "\r\n")
+        for pt, codec in codecs.items():
+            text += f"a=rtpmap:{rfc_rtp.rtpmap_for_payload_type(pt, codec)}\r\n"
+            text += "".join(f"a=fmtp:{pt} {fmtp}\r\n" for fmtp in rfc_rtp.fmtp_for_payload_type(pt, codec))
+        return text + f"a=ptime:20\r\na=maxptime:150\r\na={sendtype}\r\n"
+
+    def send_response(self, request: Any, response: str) -> None:
+        super().send_response(request, response)
+        if response.startswith("SIP/2.0 2") and getattr(request, "method", None) == "INVITE":
+            self._retransmit_until_acked(request, response)
+
+    def _retransmit_until_acked(self, request: Any, response: str) -> None:
+        """RFC 3261 13.3.1.4: resend our 2xx to an INVITE until its ACK arrives; end the call if none comes."""
+        call_id = str(request.headers["Call-ID"])
+        key = (call_id, str(request.headers["CSeq"]["check"]))
+        acked = threading.Event()
+        with self._unacked_lock:
+            self._unacked[key] = acked
+        target = self.response_target(request)
+        data = response.encode("utf8")
+
+        def run() -> None:
+            interval, deadline = T1, time.monotonic() + self.ack_timeout
+            try:
+                while not acked.wait(min(interval, max(0.0, deadline - time.monotonic()))):
+                    if not self.NSD:
+                        return
+                    if time.monotonic() >= deadline:
+                        log.warning("sip.ack_timeout", call_id=call_id)
+                        self.phone._end_unacked_call(call_id)
+                        return
+                    self.send_raw(data, target)
+                    interval = min(interval * 2, T2)
+            except OSError:
+                return
+            finally:
+                with self._unacked_lock:
+                    if self._unacked.get(key) is acked:
+                        del self._unacked[key]
+
+        threading.Thread(target=run, name=f"2xx-retransmit-{call_id[:8]}", daemon=True).start()
+
+    # --- in-dialog requests carry the dialog's route set -------------------------------------
+    def _route_lines(self, call_id: Any) -> list[str]:
+        call = self.phone._get_call(call_id)
+        routes = getattr(call, "route_set", None) or self.phone.route_set_of(call_id)
+        return [f"Route: {r}" for r in routes]
+
+    def gen_bye(self, request: Any) -> str:
+        return _insert_headers(str(super().gen_bye(request)), self._route_lines(request.headers["Call-ID"]))
+
+    def gen_ack(self, request: Any, request_uri: str | None = None) -> str:
+        ack = str(super().gen_ack(request, request_uri=request_uri))
+        if request.type == rfc_sip.SIPMessageType.RESPONSE and 200 <= int(request.status) < 300:
+            # The ACK to a 2xx is in-dialog (its own transaction): it follows the route set.
+            ack = _insert_headers(ack, [f"Route: {r}" for r in reversed(_header_values(
+                request.headers.get("Record-Route")))])
+        return ack
+
 
 class _HotlineCall(rfc_voip.VoIPCall):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Serialises the decisions that race: answer vs. an incoming CANCEL, our CANCEL vs. the callee's 2xx.
+        # Ours alone (rfcvoip never takes it), so it is always taken first and cannot invert rfcvoip's locks.
+        self.setup_lock = threading.RLock()
+        self.changed = threading.Event()  # set on every response to our INVITE
+        self.responded = threading.Event()  # any response (even 100) has come: stop retransmitting
+        self.final_status = ""
+        self.invite_bytes = b""
+        self.target_uri = ""
+        self.number = ""
+        self.auth_retries = 0
+        self.accepted_media: list[int] = []
+        self.route_set: list[str] = []
+        super().__init__(*args, **kwargs)
+        if self.state == _CallState.RINGING:  # inbound: the route set is the INVITE's Record-Route, in order
+            self.route_set = _header_values(self.request.headers.get("Record-Route"))
+
+    def create_rtp_clients(self, codecs: Any, ip: str, port: Any, request: Any, baseport: int,
+                           media: dict[str, Any] | None = None) -> None:
+        super().create_rtp_clients(codecs, ip, port, request, baseport, media=media)
+        if media is not None:
+            self.accepted_media.append(id(media))
+        for client in self._rtp_clients_snapshot():
+            if type(client) is rfc_rtp.RTPClient:
+                client.__class__ = _HotlineRTPClient
+
     def renegotiate(self, request: Any) -> None:
         # Negotiate every re-INVITE from what we want (sendrecv), not from the mode a hold left behind.
         self.sendmode = self.phone.sendmode
         super().renegotiate(request)
 
+    def answer(self) -> None:
+        # A CANCEL handled between rfcvoip's state check and its 200 OK would leave a 200 going out after the
+        # 487 and this call "answered" with nobody on it: answering and cancelling hold the same lock.
+        with self.setup_lock:
+            super().answer()
+
+    def answered(self, request: Any) -> None:
+        if self.state in (_CallState.DIALING, _CallState.RINGING):
+            self.route_set = list(reversed(_header_values(request.headers.get("Record-Route"))))
+        super().answered(request)
+
+    def _end_dial(self, request: Any) -> None:
+        if self.state not in (_CallState.DIALING, _CallState.RINGING):
+            return
+        self._stop_rtp_clients()
+        self._set_state(_CallState.ENDED)
+        self._finalize_ended_call()
+
+    # rfcvoip's own versions warn and then reset the whole process's warning filters.
+    def not_found(self, request: Any) -> None:
+        self._end_dial(request)
+
+    def unavailable(self, request: Any) -> None:
+        self._end_dial(request)
+
 
 class _HotlinePhone(rfc_voip.VoIPPhone):
     def __init__(self, *args: Any, extra_numbers: tuple[str, ...] = (), register_timeout: int = 3,
                  **kwargs: Any) -> None:
+        _route_rfcvoip_output()
         super().__init__(*args, **kwargs)
         self.extra_numbers = {n.casefold() for n in extra_numbers}
         old = self.sip
-        self.sip = _HotlineSIPClient(
+        self.sip: _HotlineSIPClient = _HotlineSIPClient(
             old.server, old.port, old.username, old.password, phone=self, myIP=self.myIP,
             myPort=old.myPort, callCallback=self.callback, fatalCallback=self.fatal,
             auth_username=self.auth_username, proxy=self.proxy, proxy_port=self.proxyPort,
         )
         self.sip.register_timeout = register_timeout
+        # Outbound calls we gave up on, kept briefly so a 2xx crossing our CANCEL can be ended with a BYE.
+        self._abandoned: OrderedDict[str, list[str]] = OrderedDict()
+        self._abandoned_lock = threading.Lock()
 
+    # --- inbound ----------------------------------------------------------------------------
     def _invite_targets_local_account(self, request: Any) -> bool:
         if rfc_voip._sip_uri_user(getattr(request, "uri", "")).casefold() in self.extra_numbers:
             return True
         return bool(super()._invite_targets_local_account(request))
 
+    def _callback_MSG_Invite(self, request: Any) -> None:
+        # RFC 3264: a stream we do not take is refused in the answer (port 0), not the whole call (488).
+        for media in request.body.get("m", []) or []:
+            if isinstance(media, dict) and media.get("type") != "audio":
+                media["port"] = 0
+        super()._callback_MSG_Invite(request)
+
     def _create_Call(self, request: Any, sess_id: int) -> None:
-        call = _HotlineCall(self, rfc_voip.CallState.RINGING, request, sess_id, self.myIP,
-                            sendmode=self.recvmode)
+        call = _HotlineCall(self, _CallState.RINGING, request, sess_id, self.myIP, sendmode=self.recvmode)
         self._set_call(request.headers["Call-ID"], call)
 
     @staticmethod
     def _run_call_callback(callback: Callable[[Any], None], call: Any, delay: float = 0.0) -> None:
         callback(call)
+
+    def _callback_MSG_Cancel(self, request: Any) -> None:
+        call = self._get_call(request.headers["Call-ID"])
+        if not isinstance(call, _HotlineCall):
+            super()._callback_MSG_Cancel(request)
+            return
+        with call.setup_lock:
+            super()._callback_MSG_Cancel(request)
+
+    def _end_unacked_call(self, call_id: str) -> None:
+        call = self._get_call(call_id)
+        if call is not None and call.state == _CallState.ANSWERED:
+            try:
+                call.hangup()
+            except (rfc_voip.InvalidStateError, OSError, RuntimeError) as exc:
+                log.warning("sip.ack_timeout_hangup_failed", call_id=call_id, error=str(exc))
+
+    # --- outbound ---------------------------------------------------------------------------
+    def call(self, number: str) -> _HotlineCall:
+        """Send an INVITE to ``number`` and return the DIALING call at once; responses arrive in the receive loop.
+
+        Unlike rfcvoip's ``call()``, nothing waits here and no SIP lock is held: the call exists before its
+        INVITE leaves, so every response finds it.
+        """
+        port = self.request_port(blocking=False)
+        try:
+            medias: dict[int, Any] = {port: self._default_audio_offer()}
+            invite, call_id, sess_id, target_uri = self.sip.build_invite(number, medias)
+            call = _HotlineCall(self, _CallState.DIALING, rfc_sip.SIPMessage(invite.encode("utf8")), sess_id,
+                                self.myIP, ms=medias, sendmode=self.sendmode)
+        except Exception:
+            with self.portsLock:
+                if port in self.assignedPorts:
+                    self.assignedPorts.remove(port)
+            raise
+        call.invite_bytes = invite.encode("utf8")
+        call.target_uri = target_uri
+        call.number = number
+        self._set_call(call_id, call)
+        self.sip.send_raw(call.invite_bytes, self.sip.signal_target())
+        return call
+
+    def callback(self, request: Any) -> None:
+        cseq = request.headers.get("CSeq", {})
+        if (request.type != rfc_sip.SIPMessageType.RESPONSE or not isinstance(cseq, dict)
+                or cseq.get("method") != "INVITE"):
+            super().callback(request)
+            return
+        call_id = str(request.headers.get("Call-ID", ""))
+        code = int(request.status)
+        call = self._get_call(call_id)
+        if not isinstance(call, _HotlineCall):
+            if not (200 <= code < 300 and self._end_abandoned(call_id, request)):
+                super().callback(request)
+            return
+        with call.setup_lock:  # decided against a concurrent abandon(): answered, or cancelled, not both
+            if call.state in (_CallState.DIALING, _CallState.RINGING) and code in (401, 407) \
+                    and call.auth_retries < 1 and call.invite_bytes:
+                self._authenticate(call, request)  # a new INVITE, retransmitted until it gets its own answer
+                return
+            try:
+                if 200 <= code < 300 and self._end_abandoned(call_id, request):
+                    return
+                if call.state in (_CallState.DIALING, _CallState.RINGING) and code >= 200:
+                    call.final_status = f"{code} {request.status.phrase}"
+                super().callback(request)
+            finally:
+                call.responded.set()
+                call.changed.set()
+
+    def _callback_RESP_Failed(self, request: Any) -> None:
+        # rfcvoip's version, with a log line instead of a RuntimeWarning on stderr for every refused dial.
+        call_id = str(request.headers.get("Call-ID", ""))
+        call = self._get_call(call_id)
+        if call is None and self._queue_unmatched_final_invite_response(request):
+            return
+        try:
+            self._send_ack(request)
+        except Exception as exc:
+            log.warning("sip.ack_failed", call_id=call_id, error=str(exc))
+        if call is not None:
+            call._stop_rtp_clients()
+            call._set_state(_CallState.ENDED)
+            call._finalize_ended_call()
+        log.info("sip.call_refused", call_id=call_id, status=int(request.status), reason=request.status.phrase)
+
+    def _authenticate(self, call: _HotlineCall, challenge: Any) -> None:
+        """Answer a 401/407 to our INVITE: ACK it, then resend the INVITE with credentials (new branch, CSeq)."""
+        self._send_ack(challenge)
+        header = ("Proxy-Authorization" if int(challenge.status) == 407
+                  or challenge.authentication_header == "Proxy-Authenticate" else "Authorization")
+        invite = str(self.sip.gen_invite(call.number, call.session_id, call.ms, rfc_rtp.TransmitType.SENDRECV,
+                                         self.sip.gen_branch(), call.call_id))
+        auth = self.sip._build_digest_auth_header(challenge, header_name=header, method="INVITE",
+                                                  uri=call.target_uri, body=self.sip._request_body_bytes(invite))
+        invite = invite.replace("\r\nContent-Length", f"\r\n{auth}Content-Length", 1)
+        call.auth_retries += 1
+        call.invite_bytes = invite.encode("utf8")
+        call.request = rfc_sip.SIPMessage(call.invite_bytes)
+        call.responded.clear()
+        self.sip.send_raw(call.invite_bytes, self.sip.signal_target())
+
+    def abandon(self, call: _HotlineCall) -> None:
+        """Give up on an outbound call: CANCEL it if it is still ringing (or just drop it when nobody answered
+        the INVITE at all), and remember it so that a 2xx crossing the CANCEL is ended with a BYE; hang it up
+        if the callee's answer won the race."""
+        with call.setup_lock:
+            state = call.state
+            if state == _CallState.ANSWERED:
+                call.hangup()
+                return
+            if state not in (_CallState.DIALING, _CallState.RINGING):
+                return
+            with self._abandoned_lock:
+                self._abandoned[str(call.call_id)] = []
+                while len(self._abandoned) > 256:
+                    self._abandoned.popitem(last=False)
+            if call.responded.is_set():
+                call.cancel()
+            else:  # RFC 3261 9.1: no CANCEL before a provisional response; nobody got the INVITE anyway
+                call._stop_rtp_clients()
+                call._set_state(_CallState.ENDED)
+                call._finalize_ended_call()
+
+    def _end_abandoned(self, call_id: str, response: Any) -> bool:
+        with self._abandoned_lock:
+            routes = self._abandoned.get(call_id)
+            if routes is None:
+                return False
+            if not routes:
+                routes.extend(reversed(_header_values(response.headers.get("Record-Route"))))
+        log.info("sip.answer_after_cancel", call_id=call_id)
+        self._send_ack(response)
+        try:
+            self.sip.bye(response)
+        except OSError as exc:
+            log.warning("sip.answer_after_cancel_bye_failed", call_id=call_id, error=str(exc))
+        return True
+
+    def route_set_of(self, call_id: Any) -> list[str]:
+        with self._abandoned_lock:
+            return list(self._abandoned.get(str(call_id), []))
 
 
 def _number_of(header: Any) -> str:
@@ -122,12 +628,12 @@ class RfcvoipLeg:
         with self._lock:
             state = self._call.state
             try:
-                if state == rfc_voip.CallState.ANSWERED:
+                if state == _CallState.ANSWERED:
                     self._call.hangup()
-                elif state == rfc_voip.CallState.RINGING and self.direction is Direction.INBOUND:
+                elif state == _CallState.RINGING and self.direction is Direction.INBOUND:
                     self._call.deny()
-                elif state in (rfc_voip.CallState.DIALING, rfc_voip.CallState.RINGING):
-                    self._call.cancel()
+                elif state in (_CallState.DIALING, _CallState.RINGING):
+                    self._call.phone.abandon(self._call)
             except (rfc_voip.InvalidStateError, OSError, RuntimeError) as exc:
                 log.warning("leg.hangup_failed", call_id=self.call_id, error=str(exc))
 
@@ -136,37 +642,43 @@ class RfcvoipLeg:
         deadline = time.monotonic() + timeout
         while True:
             state = self._call.state
-            if state == rfc_voip.CallState.ANSWERED:
+            if state == _CallState.ANSWERED:
                 return True
-            if state == rfc_voip.CallState.ENDED or time.monotonic() >= deadline:
+            if state == _CallState.ENDED or time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
 
     def read_frame(self) -> bytes | None:
-        if self._call.state != rfc_voip.CallState.ANSWERED:
+        if self._call.state != _CallState.ANSWERED:
             return None
         frame: bytes = self._call.read_audio(FRAME_BYTES, True)
-        if self._call.state != rfc_voip.CallState.ANSWERED:
+        if self._call.state != _CallState.ANSWERED:
             return None
         return frame
 
     def write_frame(self, frame: bytes) -> None:
-        if self._call.state == rfc_voip.CallState.ANSWERED:
+        if self._call.state == _CallState.ANSWERED:
             self._call.write_audio(frame)
+
+    def digits(self) -> str:
+        """The DTMF digits (RFC 2833 telephone-events) received since the last call, oldest first."""
+        return str(self._call.get_dtmf(1 << 16))
 
 
 class SipWorker:
     """One hotline worker: an rfcvoip phone registered to Kamailio, taking calls to the hotline number.
 
     ``on_call(worker, leg)`` is called in a thread of its own for every inbound call, with the ringing leg.
+    ``invite_timeout`` bounds how long ``dial`` waits for the callee to ring before it cancels.
     """
 
     def __init__(self, *, name: str, password: str, registrar: tuple[str, int], host: str, sip_port: int,
                  rtp_ports: tuple[int, int], hotline_number: str,
-                 on_call: Callable[[SipWorker, RfcvoipLeg], None]) -> None:
+                 on_call: Callable[[SipWorker, RfcvoipLeg], None], invite_timeout: float = 4.0) -> None:
         self.name = name
         self.host = host
         self.sip_port = sip_port
+        self.invite_timeout = invite_timeout
         self._on_call = on_call
         self._phone = _HotlinePhone(
             registrar[0], registrar[1], name, password, myIP=host, callCallback=self._incoming,
@@ -196,8 +708,11 @@ class SipWorker:
         self._starter.start()
 
     def wait_registered(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
         if self._starter is not None:
             self._starter.join(timeout)
+        while not self.registered and time.monotonic() < deadline:
+            time.sleep(0.05)
         return self.registered
 
     @property
@@ -209,21 +724,46 @@ class SipWorker:
                 "calls": len(self._phone.calls), "error": self.error}
 
     def dial(self, extension: str) -> RfcvoipLeg:
+        """INVITE ``extension`` and return once it rings (or answers); ``DialFailed`` on a refusal or when
+        it has not rung within ``invite_timeout`` (the INVITE is then cancelled)."""
         if not self.registered:
             raise DialFailed(f"Worker {self.name} is not registered, so it cannot call {extension}.")
         try:
             call = self._phone.call(extension)
         except Exception as exc:
             raise DialFailed(f"Calling {extension} failed: {type(exc).__name__}: {exc}") from exc
-        call.__class__ = _HotlineCall
-        if call.state == rfc_voip.CallState.ENDED:
-            raise DialFailed(f"{extension} refused the call.")
-        return RfcvoipLeg(call, Direction.OUTBOUND, extension)
+        started = time.monotonic()
+        deadline = started + self.invite_timeout
+        interval, resend_at = T1, started + T1
+        while True:
+            state = call.state
+            if state == _CallState.ENDED:
+                raise DialFailed(f"{extension} refused the call ({call.final_status or 'ended'}).")
+            if state in (_CallState.RINGING, _CallState.ANSWERED):
+                return RfcvoipLeg(call, Direction.OUTBOUND, extension)
+            now = time.monotonic()
+            if now >= deadline:
+                self._phone.abandon(call)
+                raise DialFailed(f"{extension} did not ring within {self.invite_timeout:g} s "
+                                 f"({'no answer at all' if not call.responded.is_set() else 'cancelled'}).")
+            if not call.responded.is_set() and now >= resend_at:  # RFC 3261 timer A
+                try:
+                    self._phone.sip.send_raw(call.invite_bytes, self._phone.sip.signal_target())
+                except OSError as exc:
+                    log.warning("sip.invite_retransmit_failed", extension=extension, error=str(exc))
+                interval = min(interval * 2, T2)
+                resend_at = now + interval
+            wake = deadline if call.responded.is_set() else min(deadline, resend_at)
+            call.changed.wait(max(0.0, wake - now))
+            call.changed.clear()
 
     def stop(self) -> None:
-        if self._starter is not None:
-            self._starter.join(5)
+        sip = self._phone.sip
+        if not self.registered:
+            sip.registerThread = None  # nothing to de-register: do not wait for a registrar that is not there
         try:
             self._phone.stop()
         except Exception as exc:
             log.warning("worker.stop_failed", worker=self.name, error=str(exc))
+        if self._starter is not None:
+            self._starter.join(2 * sip.register_timeout)
