@@ -432,7 +432,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # Ctrl-C and SIGTERM both stop everything; SIGINT is set explicitly because a shell starts background
+    # jobs with it ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     leftovers: list[str] = []
     try:
         # Media: speech for both sides, long enough for the call (the agent's outlasts it; BYE stops it).
@@ -608,8 +611,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         report(result)
         return result
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         leftovers = run.cleanup()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if run.service is not None:
             print(f"service stopped (exit {run.service.returncode})"
                   + (f"; killed leftovers: {leftovers}" if leftovers else "; nothing left running"), flush=True)
