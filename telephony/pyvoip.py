@@ -199,8 +199,12 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
         return invite, call_id, sess_id, target_uri
 
     # --- receiving --------------------------------------------------------------------------
+    recv_thread: threading.Thread | None = None
+
     def _delayed_recv_loop(self, delay: float = 0.0) -> None:
-        # rfcvoip waits 1 s after registering before it reads any SIP; nothing needs that wait.
+        # rfcvoip waits 1 s after registering before it reads any SIP; nothing needs that wait. It keeps no
+        # handle on this thread either: remember it, so that stopping can wait for it to end.
+        self.recv_thread = threading.current_thread()
         super()._delayed_recv_loop(0.0)
 
     def parse_message(self, message: Any) -> None:
@@ -767,3 +771,5 @@ class SipWorker:
             log.warning("worker.stop_failed", worker=self.name, error=str(exc))
         if self._starter is not None:
             self._starter.join(2 * sip.register_timeout)
+        if sip.recv_thread is not None:
+            sip.recv_thread.join(1.0)  # the receive loop polls its socket every 10 ms and sees NSD cleared

@@ -71,6 +71,17 @@ class RunningService:
             time.sleep(0.1)
         raise TimeoutError(f"no answered call for {caller} within {timeout} s; log: {self.log_path}")
 
+    def wait_waiting(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        """Wait until ``count`` calls wait in the queue (the worker answers a call a moment before it
+        queues it); returns them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = self.get("/health")["components"]["routing"]["waiting"]
+            if len(waiting) == count:
+                return list(waiting)
+            time.sleep(0.05)
+        raise TimeoutError(f"{count} calls were not waiting within {timeout} s; log: {self.log_path}")
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -188,7 +188,9 @@ class Sdp:
 
 
 def parse_sdp(text: str) -> Sdp:
-    address, media, session_attrs = "", [], []
+    address = ""
+    media: list[Media] = []
+    session_attrs: list[str] = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if line.startswith("c=") and not media:
             address = line.split()[-1]
