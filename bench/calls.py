@@ -557,10 +557,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         api_ok = sum(1 for r in records.values()
                      if r and r.get("answered_at") and r.get("outcome") == "answered" and r.get("ended_at")
                      and r.get("hangup_by") == "caller")
-        transcripts = {}
+        transcripts: dict[str, int] = {}
         for r in records.values():
             if r:
-                transcripts[r.get("transcript_status")] = transcripts.get(r.get("transcript_status"), 0) + 1
+                status = str(r.get("transcript_status"))
+                transcripts[status] = transcripts.get(status, 0) + 1
         result["calls"] = {
             "placed": args.calls,
             "sipp_callers_ok": stat_int(cs, "SuccessfulCall(C)"), "sipp_callers_failed": stat_int(cs, "FailedCall(C)"),
