@@ -64,6 +64,7 @@ class EventKind(StrEnum):
     QUEUED = "queued"
     ANSWERED = "answered"
     ENDED = "ended"
+    NO_TRANSCRIPT = "no_transcript"
 
 
 # Who may hang up, for outcomes whose definition names it.

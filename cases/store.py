@@ -209,6 +209,24 @@ class CaseStore:
                 for segment in checked
             )
 
+    def transcript_unavailable(self, sip_call_id: str, at: datetime, reason: str) -> None:
+        """The call will get no transcript (no speech model, say): mark it so and log why, so that nobody
+        waits for one."""
+        check_text("A reason", reason, 500)
+        require_aware(at, "at")
+        with self._sessions.begin() as session:
+            call_id = session.scalar(
+                update(CallRow)
+                .where(CallRow.sip_call_id == sip_call_id)
+                .values(transcript_status=TranscriptStatus.NONE)
+                .returning(CallRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            if call_id is None:
+                raise UnknownCall(sip_call_id)
+            session.add(CallEventRow(call_id=call_id, at=at, kind=EventKind.NO_TRANSCRIPT,
+                                     detail={"reason": reason}))
+
     def interrupt_unfinished_calls(self, at: datetime, worker: str | None = None) -> int:
         """At start-up after a crash: end every call still up as interrupted by the system.
 

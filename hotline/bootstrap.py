@@ -104,6 +104,10 @@ class _CallTranscript:
     def finish(self) -> None:
         if self._inner is None:
             log.warning("transcript.skipped_no_model", call_id=self._call_id)
+            try:
+                self._cases.transcript_unavailable(self._call_id, utc_now(), "no speech model is installed")
+            except Exception:
+                log.exception("transcript.mark_failed", call_id=self._call_id)
             return
         try:
             segments = self._inner.finish(self._timeout)

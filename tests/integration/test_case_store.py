@@ -385,3 +385,16 @@ def test_describe_case(store: CaseStore) -> None:
     assert (case.category, case.subject, case.updated_at) == (None, "Printer", at(30))
     with pytest.raises(UnknownCase):
         store.describe_case(999, at(0), category=None, subject=None)
+
+
+def test_a_call_without_a_transcript_is_marked_so_with_the_reason(store: CaseStore) -> None:
+    start(store, "nt-1")
+    store.call_answered("nt-1", "1001", at(5))
+    store.call_ended("nt-1", at(60), CallOutcome.ANSWERED, HangupBy.CALLER)
+    store.transcript_unavailable("nt-1", at(61), "no speech model is installed")
+    call = store.get_call("nt-1")
+    assert call.transcript_status is TranscriptStatus.NONE
+    assert call.events[-1].kind == "no_transcript"
+    assert call.events[-1].detail == {"reason": "no speech model is installed"}
+    with pytest.raises(UnknownCall):
+        store.transcript_unavailable("nobody", at(61), "no speech model is installed")
