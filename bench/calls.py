@@ -310,6 +310,8 @@ class Run:
             "HOTLINE_MODEL_PATH": str(model),
             "HOTLINE_ROTA_FILE": str(rota),
             "HOTLINE_RING_TIMEOUT": str(a.ring_timeout),
+            # Measure the engine, not the admission limit: every call of the run may go to one worker.
+            "HOTLINE_MAX_CALLS_PER_WORKER": str(max(1, a.calls)),
             "HOTLINE_LOG_JSON": "true",
         }
         env.pop("HOTLINE_START_KAMAILIO", None)
