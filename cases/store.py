@@ -189,15 +189,7 @@ class CaseStore:
             if not isinstance(segment, SegmentInput):
                 raise TypeError(f"A transcript is a sequence of SegmentInput, got {type(segment).__name__}.")
         with self._sessions.begin() as session:
-            call_id = session.scalar(
-                update(CallRow)
-                .where(CallRow.sip_call_id == sip_call_id)
-                .values(transcript_status=TranscriptStatus.DONE)
-                .returning(CallRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            if call_id is None:
-                raise UnknownCall(sip_call_id)
+            call_id = _set_transcript_status(session, sip_call_id, TranscriptStatus.DONE)
             session.execute(delete(TranscriptSegmentRow).where(TranscriptSegmentRow.call_id == call_id))
             session.add_all(
                 TranscriptSegmentRow(
@@ -215,15 +207,7 @@ class CaseStore:
         check_text("A reason", reason, 500)
         require_aware(at, "at")
         with self._sessions.begin() as session:
-            call_id = session.scalar(
-                update(CallRow)
-                .where(CallRow.sip_call_id == sip_call_id)
-                .values(transcript_status=TranscriptStatus.NONE)
-                .returning(CallRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            if call_id is None:
-                raise UnknownCall(sip_call_id)
+            call_id = _set_transcript_status(session, sip_call_id, TranscriptStatus.NONE)
             session.add(CallEventRow(call_id=call_id, at=at, kind=EventKind.NO_TRANSCRIPT,
                                      detail={"reason": reason}))
 
@@ -323,6 +307,20 @@ class CaseStore:
 
 def _call_id(session: Session, sip_call_id: str) -> int:
     call_id = session.scalar(select(CallRow.id).where(CallRow.sip_call_id == sip_call_id))
+    if call_id is None:
+        raise UnknownCall(sip_call_id)
+    return call_id
+
+
+def _set_transcript_status(session: Session, sip_call_id: str, status: TranscriptStatus) -> int:
+    """Set a call's transcript status; its row id. Raises ``UnknownCall`` when there is no such call."""
+    call_id = session.scalar(
+        update(CallRow)
+        .where(CallRow.sip_call_id == sip_call_id)
+        .values(transcript_status=status)
+        .returning(CallRow.id)
+        .execution_options(synchronize_session=False)
+    )
     if call_id is None:
         raise UnknownCall(sip_call_id)
     return call_id
