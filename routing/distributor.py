@@ -27,7 +27,6 @@ log = structlog.get_logger(__name__)
 @dataclass
 class _LiveCall:
     call_id: str
-    caller: str
     wake: threading.Event = field(default_factory=threading.Event)
     offer: str | None = None
     agent: str | None = None
@@ -79,7 +78,7 @@ class Distributor:
                 "live_calls": len(self._live),
             }
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
         """Mark the service as stopping; calls ended from now on are recorded as interrupted."""
         self._stopping.set()
 
@@ -106,7 +105,7 @@ class Distributor:
         call_id = leg.call_id
         self._recorder.started(call_id, leg.remote, dialled, worker, self._clock())
         log.info("call.incoming", caller=leg.remote, worker=worker)
-        live = _LiveCall(call_id, leg.remote)
+        live = _LiveCall(call_id)
         if leg.state is not LegState.RINGING:
             self._recorder.ended(call_id, self._clock(), "abandoned", "caller")
             log.info("call.abandoned_before_answer")
