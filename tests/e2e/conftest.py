@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
                   extra_env: dict[str, str] | None = None) -> RunningService:
     _require("kamailio")
     _require("baresip")
-    sip_port, http_port = free_port(), free_port()
+    sip_port, http_port = free_port(), free_port(socket.SOCK_STREAM)  # SIP is UDP, the API TCP
     data = tmp / "service"
     data.mkdir(exist_ok=True)
     env = {
