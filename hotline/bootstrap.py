@@ -29,6 +29,7 @@ from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
 from telephony.leg import Leg
 from telephony.prompts import hold_music
 from telephony.pyvoip import SipWorker
+from transcription.redaction import redact
 from transcription.segments import Segment
 from transcription.vosk import CallTranscription, SpeechModel, TranscriptionError
 
@@ -92,10 +93,12 @@ class _NoTap:
 
 
 class _CallTranscript:
-    def __init__(self, call_id: str, model: SpeechModel | None, cases: CaseStore, timeout: float) -> None:
+    def __init__(self, call_id: str, model: SpeechModel | None, cases: CaseStore, timeout: float,
+                 redacting: bool) -> None:
         self._call_id = call_id
         self._cases = cases
         self._timeout = timeout
+        self._redacting = redacting
         self._inner = CallTranscription(model, call_id) if model is not None else None
 
     def leg(self, speaker: str, offset_s: float) -> Any:
@@ -114,6 +117,8 @@ class _CallTranscript:
         except TranscriptionError as exc:
             log.error("transcript.incomplete", call_id=self._call_id, error=str(exc))
             segments = list(getattr(exc, "segments", []))
+        if self._redacting:
+            segments = [redact(s) for s in segments]  # before anything is stored
         try:
             self._cases.attach_transcript(self._call_id, [to_case_segment(s) for s in segments])
             log.info("transcript.attached", call_id=self._call_id, segments=len(segments))
@@ -124,13 +129,15 @@ class _CallTranscript:
 class CaseTranscriber:
     """``routing.ports.Transcriber``: Vosk per leg, the result attached to the call's case."""
 
-    def __init__(self, cases: CaseStore, model: SpeechModel | None, timeout: float = 120.0) -> None:
+    def __init__(self, cases: CaseStore, model: SpeechModel | None, timeout: float = 120.0,
+                 redacting: bool = True) -> None:
         self.cases = cases
         self.model = model
         self.timeout = timeout
+        self.redacting = redacting
 
     def begin(self, call_id: str) -> _CallTranscript:
-        return _CallTranscript(call_id, self.model, self.cases, self.timeout)
+        return _CallTranscript(call_id, self.model, self.cases, self.timeout, self.redacting)
 
 
 @dataclass
@@ -266,7 +273,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     engine = make_engine(settings.resolved_database_url)
     cases = CaseStore(engine)
     rota = RotaStore(engine, clock=clock)
-    transcriber = CaseTranscriber(cases, None)
+    transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
     distributor = Distributor(recorder=CaseRecorder(cases), transcriber=transcriber, clock=clock,
                               settings=FlowSettings(ring_timeout=settings.ring_timeout, hold_audio=hold_music))
     kamailio = None

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     )
 
     model_path: Path | None = Field(None, description="Vosk model directory; default data_dir/models/en.")
+    redact_transcripts: bool = Field(
+        True, description="Replace card numbers, spoken passwords, e-mail addresses and phone numbers in "
+        "transcripts before they reach the case; false stores the text as recognised."
+    )
     rota_file: Path | None = Field(None, description="YAML or JSON rota loaded at start (agents and shifts).")
 
     http_host: str = Field("127.0.0.1")
