@@ -22,6 +22,27 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return int(s.getsockname()[1])
 
 
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_sip_port(attempts: int = 100) -> int:
+    """A port free for UDP *and* TCP, and its successor too: baresip listens for SIP on UDP and TCP on the
+    port, and for TLS on the next one. A port that is only UDP-free can be some HTTP client's ephemeral
+    TCP port (seen in CI)."""
+    for _ in range(attempts):
+        port = free_port()
+        if port < 65535 and _bindable(port) and _bindable(port + 1):
+            return port
+    raise RuntimeError(f"no port free for UDP and TCP found in {attempts} tries")
+
+
 class Baresip:
     """A baresip phone: speaks a WAV file as its microphone, records what it hears (sndfile dumps)."""
 
@@ -31,7 +52,7 @@ class Baresip:
         self.dir = workdir / f"baresip-{user}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.user = user
-        self.sip_port = free_port()
+        self.sip_port = free_sip_port()
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         host, port = registrar
         rtp_low, rtp_high = rtp_range or (40000 + (self.sip_port % 200) * 20, 40000 + (self.sip_port % 200) * 20 + 19)
