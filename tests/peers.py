@@ -16,6 +16,18 @@ from typing import Any
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 
 
+def end_process(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
+    """Stop a peer's process: SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
+
+
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -174,13 +186,8 @@ class Baresip:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+        if self._proc is not None:
+            end_process(self._proc)
         self._log.close()
 
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.peers import end_process
 from tests.sip.harness import MEDIA_HIGH, MEDIA_LOW, rtp_block
 
 SCENARIOS = Path(__file__).parent
@@ -74,10 +75,5 @@ class Sipp:
         return f"{text}\n--- errors ---\n{errors}"
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+        if self._proc is not None:
+            end_process(self._proc)
