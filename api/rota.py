@@ -118,6 +118,7 @@ class ImportOut(BaseModel):
     agents: int = Field(description="Agents added or updated.")
     shifts: int = Field(description="Shifts written (weekly patterns expanded).")
     replaced: int = Field(description="Shifts not yet ended that the import replaced.")
+    patterns: int = Field(description="Weekly patterns set (they replace every pattern).")
 
 
 class OnShiftOut(BaseModel):
