@@ -434,3 +434,15 @@ def expand(pattern: Pattern, from_date: date, days: int) -> list[Shift]:
     made = (template.shift(extension, day, pattern.timezone, note=template.name)
             for extension, day, template in pattern.assignments(from_date, last))
     return [shift for shift, _ in filter(None, made)]
+
+
+def absence_for_days(extension: str, first: date, last: date, timezone: str, kind: str = "leave",
+                     note: str = "") -> Absence:
+    """An absence of the whole local days ``first`` to ``last`` (inclusive) in ``timezone``: leave or
+    sickness as a supervisor enters it."""
+    if last < first:
+        raise RotaError(f"Absence of {extension} ends on {last}, before it starts on {first}.")
+    tz = zone(timezone)
+    start = datetime.combine(first, time(0, 0), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time(0, 0), tzinfo=tz)
+    return Absence(extension, start, end, kind, note)

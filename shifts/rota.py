@@ -86,6 +86,8 @@ def localize(wall: datetime, tz: ZoneInfo) -> datetime:
 def format_duration(length: timedelta) -> str:
     minutes = int(length.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
     return f"{hours} h" if not minutes else f"{hours} h {minutes:02d} min"
 
 

@@ -101,6 +101,10 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 class RuleViolation(RotaError):
     """An edit would break rules whose severity is ``error``; ``findings`` lists them."""
 
+    SHOWN = 5
+
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
-        super().__init__(" ".join(f.message for f in findings))
+        more = len(findings) - self.SHOWN
+        tail = [f"And {more} more findings of the same edit."] if more > 0 else []
+        super().__init__(" ".join([*(f.message for f in findings[:self.SHOWN]), *tail]))

@@ -263,19 +263,37 @@ class RotaStore:
         return self.add_shifts([shift], actor, action="add_shift")[0]
 
     def add_shifts(self, shifts: list[Shift], actor: str, action: str = "add_shifts") -> list[Shift]:
+        return self.add_entries(shifts, [], actor, action)[0]
+
+    def add_entries(self, shifts: list[Shift], absences: list[Absence], actor: str,
+                    action: str = "import_entries") -> tuple[list[Shift], list[Absence]]:
+        """Add one-off shifts and absences in one edit, all or nothing."""
         stored: list[Shift] = []
+        stored_absences: list[Absence] = []
 
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             ids = self._agent_ids(conn)
-            for shift in shifts:
-                if shift.extension not in ids:
-                    raise RotaError(f"Shift {shift.describe()} is for agent {shift.extension}, who is not in the rota.")
+            entries: list[Shift | Absence] = [*shifts, *absences]
+            for entry in entries:
+                if entry.extension not in ids:
+                    raise RotaError(f"{type(entry).__name__} from {entry.start.isoformat()} to {entry.end.isoformat()} "
+                                    f"is for agent {entry.extension}, who is not in the rota.")
             stored.extend(self._insert_shifts(conn, ids, shifts))
-            span = (min(s.start for s in shifts), max(s.end for s in shifts)) if shifts else None
-            after: Any = shift_json(stored[0]) if len(stored) == 1 else [shift_json(s) for s in stored]
+            for absence in absences:
+                result = conn.execute(insert(orm.absences).values(
+                    agent_id=ids[absence.extension], start_utc=absence.start, end_utc=absence.end, kind=absence.kind,
+                    note=absence.note))
+                new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+                stored_absences.append(Absence(absence.extension, absence.start, absence.end, absence.kind,
+                                               absence.note, new_id))
+            spans = [(e.start, e.end) for e in entries]
+            span = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
+            after: Any = (shift_json(stored[0]) if len(stored) == 1 and not absences
+                          else {"shifts": [shift_json(s) for s in stored],
+                                "absences": [absence_json(a) for a in stored_absences]})
             return None, after, span
         self._edit(action, actor, apply)
-        return stored
+        return stored, stored_absences
 
     def delete_shift(self, shift_id: int, actor: str) -> Shift:
         """Remove the shift with ``shift_id`` and return it; :class:`ShiftNotFoundError` if there is none."""
