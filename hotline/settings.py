@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
+
+    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number in the environment is seconds (pydantic reads ISO 8601 durations itself)."""
+        if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @property
     def resolved_database_url(self) -> str:
