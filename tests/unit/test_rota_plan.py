@@ -272,3 +272,40 @@ def test_a_rotating_cycle_is_periodic(offset: int, first: date, days: int) -> No
     later = RotatingPattern(agent="1001", cycle=cycle, anchor=anchor + timedelta(days=8), timezone="UTC")
     assert [(s.start, s.note) for s in expand(pattern, first, days)] == \
         [(s.start, s.note) for s in expand(later, first, days)]
+
+
+MINUTE = timedelta(minutes=1)
+BASE = datetime(2026, 3, 28, tzinfo=UTC)
+SPANS = st.tuples(st.integers(0, 48 * 60), st.integers(1, 16 * 60))
+
+
+@settings(max_examples=200, deadline=None)
+@given(shifts=st.lists(st.tuples(st.sampled_from(["1001", "1002"]), SPANS), max_size=6),
+       gone=st.lists(st.tuples(st.sampled_from(["1001", "1002"]), SPANS, st.booleans()), max_size=4),
+       grace=st.integers(0, 30), probes=st.lists(st.integers(0, 72 * 60), min_size=1, max_size=20))
+def test_the_routable_set_changes_only_at_the_scheduled_instants(
+        shifts: list[tuple[str, tuple[int, int]]], gone: list[tuple[str, tuple[int, int], bool]], grace: int,
+        probes: list[int]) -> None:
+    def span(start: int, length: int) -> tuple[datetime, datetime]:
+        return BASE + start * MINUTE, BASE + (start + length) * MINUTE
+
+    rota = Rota([Agent("1001", "A"), Agent("1002", "B")],
+                [Shift(ext, *span(*s), "UTC") for ext, s in shifts],
+                absences=[Absence(ext, *span(*s), "leave") for ext, s, is_break in gone if not is_break],
+                breaks=[Break(ext, *span(*s)) for ext, s, is_break in gone if is_break])
+    g = grace * MINUTE
+    instants = rota.change_instants(BASE - timedelta(days=1), BASE + timedelta(days=4), g)
+    for probe in probes:
+        t = BASE + probe * MINUTE
+        # Constant between scheduled instants: the set at t is the set just after the last instant <= t.
+        last = max((i for i in instants if i <= t), default=BASE - timedelta(days=1))
+        assert rota.routable(t, g) == rota.routable(last, g)
+        # And it agrees with the definition: available now and for the whole grace.
+        expected = {ext for ext in ("1001", "1002")
+                    if ext in rota.available(t) and all(ext in rota.available(t + k * MINUTE) for k in range(grace))
+                    and (grace == 0 or ext in rota.available(t + g - timedelta(microseconds=1)))}
+        assert rota.routable(t, g) == expected
+    for boundary in rota.next_boundaries(BASE - timedelta(days=1), BASE + timedelta(days=4), g):
+        before = rota.routable(boundary.at - timedelta(microseconds=1), g)
+        after = rota.routable(boundary.at, g)
+        assert (boundary.started, boundary.ended) == (after - before, before - after)
