@@ -499,6 +499,16 @@ def add_shift(body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut
     return ShiftOut.of(shift)
 
 
+@router.put("/shifts/{shift_id}", response_model=ShiftOut)
+def replace_shift(shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut:
+    """Change a one-off shift (times, agent, kind, note); checked like a new one."""
+    with _domain_errors():
+        shift = store.update_shift(shift_id, Shift.local(body.agent, body.start, body.end, body.timezone,
+                                                         note=body.note, kind=body.kind), ACTOR)
+    _changed(services)
+    return ShiftOut.of(shift)
+
+
 @router.delete("/shifts/{shift_id}", response_model=ShiftOut)
 def delete_shift(shift_id: int, store: StoreDep, services: ServicesDep) -> ShiftOut:
     """Remove a shift; the response is the shift removed."""
@@ -526,21 +536,32 @@ def list_absences(store: StoreDep, start: Start = None, end: End = None) -> list
     return [AbsenceOut.of(a) for a in store.list_absences(start, end)]
 
 
+def _absence(body: AbsenceIn, store: RotaStore) -> Absence:
+    if body.start is not None and body.end is not None:
+        return Absence(body.agent, body.start, body.end, body.kind, body.note)
+    if body.first_day is not None:
+        agent = store.get_agent(body.agent)
+        if agent is None:
+            raise RotaError(f"There is no agent with extension {body.agent!r} in the rota.")
+        return absence_for_days(body.agent, body.first_day, body.last_day or body.first_day, agent.timezone,
+                                body.kind, body.note)
+    raise RotaError("An absence needs start and end, or first_day (and last_day).")
+
+
 @router.post("/absences", response_model=AbsenceOut, status_code=HTTPStatus.CREATED)
 def add_absence(body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
     """Leave, sickness, training: the agent gets no call during it, at once if it has begun."""
     with _domain_errors():
-        if body.start is not None and body.end is not None:
-            absence = Absence(body.agent, body.start, body.end, body.kind, body.note)
-        elif body.first_day is not None:
-            agent = store.get_agent(body.agent)
-            if agent is None:
-                raise RotaError(f"There is no agent with extension {body.agent!r} in the rota.")
-            absence = absence_for_days(body.agent, body.first_day, body.last_day or body.first_day, agent.timezone,
-                                       body.kind, body.note)
-        else:
-            raise RotaError("An absence needs start and end, or first_day (and last_day).")
-        stored = store.add_absence(absence, ACTOR)
+        stored = store.add_absence(_absence(body, store), ACTOR)
+    _changed(services)
+    return AbsenceOut.of(stored)
+
+
+@router.put("/absences/{absence_id}", response_model=AbsenceOut)
+def replace_absence(absence_id: int, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+    """Change an absence: end a sickness early, extend leave."""
+    with _domain_errors():
+        stored = store.update_absence(absence_id, _absence(body, store), ACTOR)
     _changed(services)
     return AbsenceOut.of(stored)
 

@@ -307,6 +307,22 @@ class RotaStore:
         return Shift(before["agent"], datetime.fromisoformat(before["start"]), datetime.fromisoformat(before["end"]),
                      before["timezone"], id=before["id"], note=before["note"], kind=before["kind"])
 
+    def update_shift(self, shift_id: int, shift: Shift, actor: str) -> Shift:
+        """Replace the shift with ``shift_id`` by ``shift`` (agent, times, zone, kind, note), same id."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
+            row = conn.execute(select(*_SHIFT_COLUMNS).join(orm.agents).where(orm.shifts.c.id == shift_id)).first()
+            if row is None:
+                raise ShiftNotFoundError(f"There is no shift with id {shift_id}.")
+            before = _shift(row)
+            conn.execute(update(orm.shifts).where(orm.shifts.c.id == shift_id).values(
+                agent_id=self._agent_id(conn, shift.extension), start_utc=shift.start, end_utc=shift.end,
+                timezone=shift.timezone, note=shift.note, kind=shift.kind))
+            span = (min(before.start, shift.start), max(before.end, shift.end))
+            return shift_json(before), shift_json(shift) | {"id": shift_id}, span
+        self._edit("update_shift", actor, apply)
+        return Shift(shift.extension, shift.start, shift.end, shift.timezone, id=shift_id, note=shift.note,
+                     kind=shift.kind)
+
     def list_shifts(self, start: datetime, end: datetime) -> list[Shift]:
         """The one-off shifts that overlap ``[start, end)``, by start time."""
         require_aware(start, "The start of the period")
@@ -334,6 +350,20 @@ class RotaStore:
             return None, absence_json(absence) | {"id": new_id}, (absence.start, absence.end)
         _, after = self._edit("add_absence", actor, apply)
         return Absence(absence.extension, absence.start, absence.end, absence.kind, absence.note, after["id"])
+
+    def update_absence(self, absence_id: int, absence: Absence, actor: str) -> Absence:
+        """Replace the absence with ``absence_id`` (to end a sickness early, extend leave...), same id."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
+            before = next((a for a in self._absences(conn, None, None) if a.id == absence_id), None)
+            if before is None:
+                raise NotFoundError(f"There is no absence with id {absence_id}.")
+            conn.execute(update(orm.absences).where(orm.absences.c.id == absence_id).values(
+                agent_id=self._agent_id(conn, absence.extension), start_utc=absence.start, end_utc=absence.end,
+                kind=absence.kind, note=absence.note))
+            span = (min(before.start, absence.start), max(before.end, absence.end))
+            return absence_json(before), absence_json(absence) | {"id": absence_id}, span
+        self._edit("update_absence", actor, apply)
+        return Absence(absence.extension, absence.start, absence.end, absence.kind, absence.note, absence_id)
 
     def add_break(self, item: Break, actor: str) -> Break:
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:

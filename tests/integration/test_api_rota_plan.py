@@ -237,3 +237,26 @@ def test_deleting_an_agent_a_pattern_names_is_refused(client: TestClient, team: 
     assert response.status_code == 422
     assert response.json()["detail"] == "Weekly pattern of 1001 names agent 1001, who is not in the rota."
     assert client.get(f"{V1}/agents/1001").status_code == 200
+
+
+def test_shifts_and_absences_are_edited_in_place(client: TestClient, team: None, store: RotaStore) -> None:
+    ok(client.post(f"{V1}/agents", json={"extension": "1004", "name": "Dan", "timezone": "Europe/Paris"}))
+    shift = ok(client.post(f"{V1}/shifts", json={"agent": "1004", "start": "2026-10-19T09:00",
+                                                 "end": "2026-10-19T17:00", "timezone": "Europe/Paris"}), 201)
+    moved = ok(client.put(f"{V1}/shifts/{shift['id']}", json={"agent": "1004", "start": "2026-10-19T08:00",
+                                                              "end": "2026-10-19T12:00", "timezone": "Europe/Paris",
+                                                              "note": "half day"}))
+    assert (moved["id"], moved["start"], moved["note"]) == (shift["id"], "2026-10-19T06:00:00Z", "half day")
+    response = client.put(f"{V1}/shifts/{shift['id']}", json={"agent": "1001", "start": "2026-10-19T08:00",
+                                                              "end": "2026-10-19T12:00", "timezone": "Europe/Paris"})
+    assert response.status_code == 422 and "Shifts of agent 1001 overlap" in response.json()["detail"]
+    assert client.put(f"{V1}/shifts/999", json=moved | {"start": "2026-10-19T08:00"}).status_code == 404
+
+    leave = ok(client.post(f"{V1}/absences", json={"agent": "1004", "first_day": "2026-10-19"}), 201)
+    assert store.rota(NOW, NOW).routable(NOW) == {"1001"}
+    ok(client.put(f"{V1}/absences/{leave['id']}", json={"agent": "1004", "start": "2026-10-19T12:00:00+02:00",
+                                                          "end": "2026-10-20T00:00:00+02:00", "kind": "leave"}))
+    assert store.rota(NOW, NOW).routable(NOW) == {"1001", "1004"}  # the morning is worked after all
+    [update, *_] = ok(client.get(f"{V1}/rota/audit"))
+    assert (update["action"], update["before"]["start"], update["after"]["start"]) == (
+        "update_absence", "2026-10-18T22:00:00+00:00", "2026-10-19T10:00:00+00:00")
