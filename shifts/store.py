@@ -414,9 +414,10 @@ class RotaStore:
 
     def delete_entry(self, kind: str, entry_id: int, actor: str) -> Any:
         """Remove an absence, break, holiday or swap by id; the audit keeps what it was."""
-        table, to_json = {"absence": (orm.absences, None), "break": (orm.breaks, None),
-                          "holiday": (orm.holidays, None), "swap": (orm.swaps, None)}[kind]
-        del to_json
+        tables = {"absence": orm.absences, "break": orm.breaks, "holiday": orm.holidays, "swap": orm.swaps}
+        if kind not in tables:
+            raise NotFoundError(f"There is no kind of rota entry called {kind!r}.")
+        table = tables[kind]
 
         def apply(conn: Connection) -> tuple[Any, Any, None]:
             row = self._row(conn, table, entry_id, kind)

@@ -17,7 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _span(name: str) -> list[sa.Column[object]]:
+def _span() -> list[sa.Column[object]]:
     return [sa.Column("id", sa.Integer(), nullable=False),
             sa.Column("agent_id", sa.Integer(), nullable=False),
             sa.Column("start_utc", sa.DateTime(timezone=True), nullable=False),
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_rota_patterns"),
     )
     op.create_table(
-        "absences", *_span("absences"),
+        "absences", *_span(),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("note", sa.String(500), nullable=False, server_default=""),
         sa.PrimaryKeyConstraint("id", name="pk_absences"),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_absences_end_utc", "absences", ["end_utc"])
     op.create_table(
-        "breaks", *_span("breaks"),
+        "breaks", *_span(),
         sa.PrimaryKeyConstraint("id", name="pk_breaks"),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name="fk_breaks_agent_id_agents", ondelete="CASCADE"),
         sa.CheckConstraint("end_utc > start_utc", name="ck_breaks_end_after_start"),

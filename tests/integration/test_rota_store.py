@@ -240,3 +240,27 @@ def test_concurrent_adds_of_overlapping_shifts_store_one(store: RotaStore, alice
 
     assert len(store.list_shifts(utc(2026, 10, 23), utc(2026, 10, 24))) == 1
     assert len(errors) == 5
+
+
+def test_a_rota_of_the_first_schema_reads_back_after_the_upgrade(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from hotline.db import alembic_config, make_engine, upgrade
+
+    command.upgrade(alembic_config(database_url), "3a1f0c2b7d10")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agents (extension, name, level, created_at) "
+                              "VALUES ('1001', 'Alice', 2, '2026-01-01 00:00:00+00')"))
+            conn.execute(text("INSERT INTO shifts (agent_id, start_utc, end_utc, timezone, note) VALUES "
+                              "(1, '2026-10-21 08:00:00+00', '2026-10-21 16:00:00+00', 'UTC', 'kept')"))
+        upgrade(database_url)
+        store = RotaStore(engine, clock=lambda: NOW)
+        assert store.list_agents() == [Agent("1001", "Alice", 2, skills=(), timezone="UTC")]
+        [shift] = store.list_shifts(utc(2026, 10, 21), utc(2026, 10, 22))
+        assert (shift.start, shift.note, shift.kind) == (utc(2026, 10, 21, 8), "kept", "duty")
+        assert store.rota(NOW, NOW).routable(NOW) == {"1001"}
+    finally:
+        engine.dispose()
