@@ -1,29 +1,40 @@
-"""Rota API: agents, shifts, rota import and who is on shift now.
+"""Rota API for supervisors: agents, shift templates, patterns, one-off shifts, absences, breaks, holidays,
+swaps; copy a week; import/export (rota document, iCalendar, CSV); coverage, validation and staffing.
 
-``GET/POST /agents``, ``GET /agents/{extension}``, ``GET/POST /shifts``, ``DELETE /shifts/{shift_id}``,
-``POST /rota/import``, ``GET /rota/on-shift``. Invalid rotas are 422 with the domain's message in
-``detail``; unknown agents and shifts are 404. Every successful edit calls ``services.on_rota_changed``.
+Routes are thin: they parse, call ``shifts`` and translate its errors. An invalid entry or an edit that
+breaks an error rule is 422 with the domain's sentence in ``detail`` (and the rule findings in
+``findings`` where there are some); unknown ids are 404. Every successful edit calls
+``services.on_rota_changed`` so routing applies it at once. (Authentication and roles come later; edits
+are audited as made by ``api``.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep
-from shifts.rota import Agent, RotaError, Shift
-from shifts.store import ImportSummary, RotaStore, ShiftNotFoundError
+from shifts.coverage import Staffing, coverage
+from shifts.document import pattern_to_spec, template_from_spec, template_to_spec
+from shifts.erlang import StaffingError
+from shifts.exchange import from_csv, from_ical, to_csv, to_ical
+from shifts.plan import Holiday, Swap, absence_for_days
+from shifts.rota import Absence, Agent, Break, RotaError, Shift
+from shifts.rules import RuleViolation
+from shifts.staffing import Demand, Targets, forecast_from_history, staffing_check
+from shifts.store import ImportSummary, NotFoundError, RotaStore
 
 router = APIRouter(tags=["rota"])
 
 ACTOR = "api"  # until the API has authentication, edits are audited as made through it
 DEFAULT_PERIOD = timedelta(days=7)
+MAX_PERIOD = timedelta(days=400)
 
 
 def get_store(services: ServicesDep) -> RotaStore:
@@ -31,16 +42,41 @@ def get_store(services: ServicesDep) -> RotaStore:
 
 
 StoreDep = Annotated[RotaStore, Depends(get_store)]
+Start = Annotated[AwareDatetime | None, Query(description="Default: now.")]
+End = Annotated[AwareDatetime | None, Query(description="Default: start + 7 days.")]
 
 
 @contextmanager
 def _domain_errors() -> Iterator[None]:
     try:
         yield
-    except RotaError as error:
+    except RuleViolation as error:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error),
+                            headers={"X-Rule-Findings": str(len(error.findings))}) from None
+    except (RotaError, StaffingError) as error:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
-    except ShiftNotFoundError as error:
+    except NotFoundError as error:
         raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
+
+
+def _period(store: RotaStore, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    start = start if start is not None else store.now()
+    end = end if end is not None else start + DEFAULT_PERIOD
+    if end <= start:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY,
+                            detail=f"The period ends at {end.isoformat()}, not after its start {start.isoformat()}.")
+    if end - start > MAX_PERIOD:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY,
+                            detail=f"The period is longer than {MAX_PERIOD.days} days; ask for less.")
+    return start, end
+
+
+def _text_body(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
+
+
+def _changed(services: ServicesDep) -> None:
+    services.on_rota_changed()
 
 
 # --- schemas -----------------------------------------------------------------------------------------
@@ -50,6 +86,8 @@ class AgentIn(BaseModel):
     extension: str = Field(description="The SIP user the agent's phone registers as.", examples=["1001"])
     name: str = Field(examples=["Alice"])
     level: int = Field(1, description="Support level, 1 or more.")
+    skills: list[str] = Field([], description="Queues the agent serves.", examples=[["network"]])
+    timezone: str = Field("UTC", description="Where the agent lives (whole-day leave is taken there).")
 
 
 class AgentOut(BaseModel):
@@ -58,6 +96,8 @@ class AgentOut(BaseModel):
     extension: str
     name: str
     level: int
+    skills: list[str] = []
+    timezone: str = "UTC"
 
 
 class ShiftIn(BaseModel):
@@ -68,21 +108,124 @@ class ShiftIn(BaseModel):
                           examples=["2026-10-25T06:00"])
     timezone: str = Field(description="IANA time zone the shift is defined in.", examples=["Europe/Paris"])
     note: str = ""
+    kind: Literal["duty", "on_call"] = "duty"
 
 
 class ShiftOut(BaseModel):
-    id: int
+    id: int | None
     agent: str
     start: datetime = Field(description="UTC.")
     end: datetime = Field(description="UTC.")
     timezone: str
     note: str
+    kind: str = "duty"
 
     @classmethod
     def of(cls, shift: Shift) -> ShiftOut:
-        assert shift.id is not None
         return cls(id=shift.id, agent=shift.extension, start=shift.start, end=shift.end,
-                   timezone=shift.timezone, note=shift.note)
+                   timezone=shift.timezone, note=shift.note, kind=shift.kind)
+
+
+class BreakRuleIn(BaseModel):
+    after_minutes: int = Field(description="Minutes from the start of the shift.", examples=[240])
+    minutes: int = Field(examples=[30])
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(examples=["early"])
+    start: str = Field(description="HH:MM local time.", examples=["06:00"])
+    end: str = Field(description="HH:MM; at or before `start` crosses midnight; 24:00 allowed.", examples=["14:00"])
+    kind: Literal["duty", "on_call"] = "duty"
+    breaks: list[BreakRuleIn] = []
+
+
+class TemplateOut(TemplateIn):
+    id: int | None
+
+
+class PatternIn(BaseModel):
+    """A recurring pattern. ``weekly``: agent, days, template. ``rotating``: agent, cycle (template names,
+    null for a day off), anchor (day 0). ``on_call``: agents taking turns, template, anchor, turn_days, level."""
+
+    kind: Literal["weekly", "rotating", "on_call"]
+    timezone: str = Field(examples=["Europe/Paris"])
+    agent: str | None = None
+    agents: list[str] | None = None
+    days: list[str] | None = None
+    template: str | None = None
+    cycle: list[str | None] | None = None
+    anchor: date | None = None
+    turn_days: int = 7
+    level: int = 2
+    valid_from: date | None = None
+    valid_until: date | None = None
+    skip_holidays: bool = False
+
+
+class PatternOut(BaseModel):
+    id: int | None
+    spec: dict[str, Any]
+
+
+class AbsenceIn(BaseModel):
+    """Either ``start``/``end`` (a partial day or any span) or ``first_day``/``last_day`` (whole days in
+    the agent's time zone)."""
+
+    agent: str
+    kind: Literal["leave", "sickness", "training", "other"] = "leave"
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+    note: str = ""
+
+
+class AbsenceOut(BaseModel):
+    id: int | None
+    agent: str
+    kind: str
+    start: datetime
+    end: datetime
+    note: str
+
+    @classmethod
+    def of(cls, a: Absence) -> AbsenceOut:
+        return cls(id=a.id, agent=a.extension, kind=a.kind, start=a.start, end=a.end, note=a.note)
+
+
+class BreakIn(BaseModel):
+    agent: str
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class BreakOut(BreakIn):
+    id: int | None
+
+
+class HolidayIn(BaseModel):
+    day: date
+    name: str = Field(examples=["Christmas Day"])
+
+
+class HolidayOut(HolidayIn):
+    id: int | None
+
+
+class SwapIn(BaseModel):
+    agent: str = Field(description="Whose shift is handed over.")
+    start: AwareDatetime = Field(description="The start of that shift.")
+    to: str = Field(description="Who works it instead.")
+    note: str = ""
+
+
+class SwapOut(SwapIn):
+    id: int | None
+
+
+class CopyWeekIn(BaseModel):
+    source_monday: date
+    target_monday: date
 
 
 class DocumentShift(BaseModel):
@@ -118,6 +261,8 @@ class ImportOut(BaseModel):
     agents: int = Field(description="Agents added or updated.")
     shifts: int = Field(description="Shifts written (weekly patterns expanded).")
     replaced: int = Field(description="Shifts not yet ended that the import replaced.")
+    patterns: int = Field(description="Weekly patterns set (they replace every pattern).")
+
 
 
 class OnShiftOut(BaseModel):
@@ -125,7 +270,106 @@ class OnShiftOut(BaseModel):
     agents: list[AgentOut]
 
 
-# --- routes ------------------------------------------------------------------------------------------
+class FindingOut(BaseModel):
+    severity: str
+    rule: str
+    agent: str
+    start: datetime
+    end: datetime
+    message: str
+
+
+class ValidationOut(BaseModel):
+    start: datetime
+    end: datetime
+    findings: list[FindingOut]
+    issues: list[str] = Field(description="Warnings from expanding the plan (e.g. a swap matching no shift).")
+
+
+class StaffingIn(BaseModel):
+    """Minimum agents available at every instant."""
+
+    total: int = 1
+    levels: dict[int, int] = Field({}, examples=[{"2": 1}])
+    skills: dict[str, int] = Field({}, examples=[{"network": 1}])
+
+
+class CoverageIn(BaseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+    staffing: StaffingIn = StaffingIn()
+
+
+class GapOut(BaseModel):
+    start: datetime
+    end: datetime
+    message: str
+
+
+class ShortfallOut(BaseModel):
+    what: str
+    start: datetime
+    end: datetime
+    needed: int
+    lowest: int
+    message: str
+
+
+class CoverageOut(BaseModel):
+    start: datetime
+    end: datetime
+    covered: bool
+    gaps: list[GapOut]
+    shortfalls: list[ShortfallOut]
+
+
+class DemandIn(BaseModel):
+    start: AwareDatetime
+    calls: float = Field(ge=0)
+
+
+class StaffingCheckIn(BaseModel):
+    """Staffing per interval: from ``forecast`` (calls per interval start) or, without it, from the call
+    history of the ``history_weeks`` weeks before (needs a history source)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    interval_minutes: Literal[15, 30] = 30
+    forecast: list[DemandIn] | None = None
+    history_weeks: int = 4
+    aht_s: float = Field(180, gt=0)
+    service_level: float = Field(0.8, gt=0, lt=1)
+    answer_s: float = Field(20, ge=0)
+    shrinkage: float = Field(0.3, ge=0, lt=1)
+
+
+class IntervalOut(BaseModel):
+    start: datetime
+    end: datetime
+    calls: float
+    agents_needed: int = Field(description="On the phones (Erlang C).")
+    roster_needed: int = Field(description="To roster, after shrinkage.")
+    rostered: int
+    service_level: float = Field(description="Expected with agents_needed.")
+    asa_s: float
+    understaffed: bool
+    short: int
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    before: Any
+    after: Any
+
+
+class ImportFileOut(BaseModel):
+    shifts: int
+    absences: int
+
+
+# --- agents ------------------------------------------------------------------------------------------
 
 
 @router.get("/agents", response_model=list[AgentOut])
@@ -135,10 +379,11 @@ def list_agents(store: StoreDep) -> list[Agent]:
 
 @router.post("/agents", response_model=AgentOut)
 def upsert_agent(body: AgentIn, store: StoreDep, services: ServicesDep) -> Agent:
-    """Add an agent, or update the name and level of the agent with that extension."""
+    """Add an agent, or update the agent with that extension."""
     with _domain_errors():
-        agent = store.upsert_agent(Agent(body.extension, body.name, body.level), ACTOR)
-    services.on_rota_changed()
+        agent = store.upsert_agent(Agent(body.extension, body.name, body.level, tuple(body.skills), body.timezone),
+                                   ACTOR)
+    _changed(services)
     return agent
 
 
@@ -150,24 +395,117 @@ def get_agent(extension: str, store: StoreDep) -> Agent:
     return agent
 
 
-@router.get("/shifts", response_model=list[ShiftOut])
-def list_shifts(store: StoreDep,
-                start: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
-                end: Annotated[AwareDatetime | None, Query(description="Default: start + 7 days.")] = None,
-                ) -> list[ShiftOut]:
-    """Shifts that overlap ``[start, end)``."""
-    start = start if start is not None else store.now()
-    end = end if end is not None else start + DEFAULT_PERIOD
+@router.delete("/agents/{extension}", response_model=AgentOut)
+def delete_agent(extension: str, store: StoreDep, services: ServicesDep) -> Agent:
+    """Remove an agent with their shifts, absences, breaks and swaps (refused while a pattern names them)."""
     with _domain_errors():
+        agent = store.delete_agent(extension, ACTOR)
+    _changed(services)
+    return agent
+
+
+# --- templates and patterns --------------------------------------------------------------------------
+
+
+def _template_out(template: Any) -> TemplateOut:
+    return TemplateOut.model_validate(template_to_spec(template))
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def list_templates(store: StoreDep) -> list[TemplateOut]:
+    return [_template_out(t) for t in store.list_templates()]
+
+
+@router.post("/templates", response_model=TemplateOut, status_code=HTTPStatus.CREATED)
+def add_template(body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateOut:
+    with _domain_errors():
+        template = store.save_template(template_from_spec(body.model_dump()), ACTOR)
+    _changed(services)
+    return _template_out(template)
+
+
+@router.put("/templates/{template_id}", response_model=TemplateOut)
+def replace_template(template_id: int, body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateOut:
+    """Change a template; every pattern using it follows."""
+    with _domain_errors():
+        template = store.save_template(template_from_spec(body.model_dump(), template_id), ACTOR)
+    _changed(services)
+    return _template_out(template)
+
+
+@router.delete("/templates/{template_id}", response_model=TemplateOut)
+def delete_template(template_id: int, store: StoreDep, services: ServicesDep) -> TemplateOut:
+    """Remove a template no pattern uses."""
+    with _domain_errors():
+        template = store.delete_template(template_id, ACTOR)
+    _changed(services)
+    return _template_out(template)
+
+
+@router.get("/patterns", response_model=list[PatternOut])
+def list_patterns(store: StoreDep) -> list[PatternOut]:
+    return [PatternOut(id=p.id, spec=pattern_to_spec(p)) for p in store.list_patterns()]
+
+
+def _spec(body: PatternIn) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in body.model_dump().items() if v is not None}
+
+
+@router.post("/patterns", response_model=PatternOut, status_code=HTTPStatus.CREATED)
+def add_pattern(body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternOut:
+    with _domain_errors():
+        pattern = store.save_pattern(_spec(body), ACTOR)
+    _changed(services)
+    return PatternOut(id=pattern.id, spec=pattern_to_spec(pattern))
+
+
+@router.put("/patterns/{pattern_id}", response_model=PatternOut)
+def replace_pattern(pattern_id: int, body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternOut:
+    with _domain_errors():
+        pattern = store.save_pattern(_spec(body), ACTOR, pattern_id)
+    _changed(services)
+    return PatternOut(id=pattern.id, spec=pattern_to_spec(pattern))
+
+
+@router.delete("/patterns/{pattern_id}", response_model=PatternOut)
+def delete_pattern(pattern_id: int, store: StoreDep, services: ServicesDep) -> PatternOut:
+    with _domain_errors():
+        spec = store.delete_pattern(pattern_id, ACTOR)
+    _changed(services)
+    return PatternOut(id=pattern_id, spec=spec)
+
+
+# --- shifts ------------------------------------------------------------------------------------------
+
+
+@router.get("/shifts", response_model=list[ShiftOut])
+def list_shifts(store: StoreDep, start: Start = None, end: End = None,
+                expanded: Annotated[bool, Query(description="Include the shifts patterns give.")] = False,
+                ) -> list[ShiftOut]:
+    """One-off shifts that overlap ``[start, end)``; with ``expanded``, every shift of the rota there."""
+    start, end = _period(store, start, end)
+    with _domain_errors():
+        if expanded:
+            return [ShiftOut.of(s) for s in store.rota(start, end).shifts if s.end > start and s.start < end]
         return [ShiftOut.of(shift) for shift in store.list_shifts(start, end)]
 
 
 @router.post("/shifts", response_model=ShiftOut, status_code=HTTPStatus.CREATED)
 def add_shift(body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut:
     with _domain_errors():
-        shift = store.add_shift(Shift.local(body.agent, body.start, body.end, body.timezone, note=body.note),
-                                ACTOR)
-    services.on_rota_changed()
+        shift = store.add_shift(Shift.local(body.agent, body.start, body.end, body.timezone, note=body.note,
+                                            kind=body.kind), ACTOR)
+    _changed(services)
+    return ShiftOut.of(shift)
+
+
+@router.put("/shifts/{shift_id}", response_model=ShiftOut)
+def replace_shift(shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut:
+    """Change a one-off shift (times, agent, kind, note); checked like a new one."""
+    with _domain_errors():
+        shift = store.update_shift(shift_id, Shift.local(body.agent, body.start, body.end, body.timezone,
+                                                         note=body.note, kind=body.kind), ACTOR)
+    _changed(services)
     return ShiftOut.of(shift)
 
 
@@ -176,22 +514,236 @@ def delete_shift(shift_id: int, store: StoreDep, services: ServicesDep) -> Shift
     """Remove a shift; the response is the shift removed."""
     with _domain_errors():
         shift = store.delete_shift(shift_id, ACTOR)
-    services.on_rota_changed()
+    _changed(services)
     return ShiftOut.of(shift)
+
+
+@router.post("/shifts/copy-week", response_model=list[ShiftOut], status_code=HTTPStatus.CREATED)
+def copy_week(body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> list[ShiftOut]:
+    """Copy the one-off shifts of one week (given by its Monday) onto another, same local times."""
+    with _domain_errors():
+        copied = store.copy_week(body.source_monday, body.target_monday, ACTOR)
+    _changed(services)
+    return [ShiftOut.of(s) for s in copied]
+
+
+# --- absences, breaks, holidays, swaps ---------------------------------------------------------------
+
+
+@router.get("/absences", response_model=list[AbsenceOut])
+def list_absences(store: StoreDep, start: Start = None, end: End = None) -> list[AbsenceOut]:
+    start, end = _period(store, start, end)
+    return [AbsenceOut.of(a) for a in store.list_absences(start, end)]
+
+
+def _absence(body: AbsenceIn, store: RotaStore) -> Absence:
+    if body.start is not None and body.end is not None:
+        return Absence(body.agent, body.start, body.end, body.kind, body.note)
+    if body.first_day is not None:
+        agent = store.get_agent(body.agent)
+        if agent is None:
+            raise RotaError(f"There is no agent with extension {body.agent!r} in the rota.")
+        return absence_for_days(body.agent, body.first_day, body.last_day or body.first_day, agent.timezone,
+                                body.kind, body.note)
+    raise RotaError("An absence needs start and end, or first_day (and last_day).")
+
+
+@router.post("/absences", response_model=AbsenceOut, status_code=HTTPStatus.CREATED)
+def add_absence(body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+    """Leave, sickness, training: the agent gets no call during it, at once if it has begun."""
+    with _domain_errors():
+        stored = store.add_absence(_absence(body, store), ACTOR)
+    _changed(services)
+    return AbsenceOut.of(stored)
+
+
+@router.put("/absences/{absence_id}", response_model=AbsenceOut)
+def replace_absence(absence_id: int, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+    """Change an absence: end a sickness early, extend leave."""
+    with _domain_errors():
+        stored = store.update_absence(absence_id, _absence(body, store), ACTOR)
+    _changed(services)
+    return AbsenceOut.of(stored)
+
+
+def _delete(kind: str, entry_id: int, store: RotaStore, services: ServicesDep) -> dict[str, Any]:
+    with _domain_errors():
+        before = store.delete_entry(kind, entry_id, ACTOR)
+    _changed(services)
+    return dict(before)
+
+
+@router.delete("/absences/{absence_id}", response_model=dict[str, Any])
+def delete_absence(absence_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete("absence", absence_id, store, services)
+
+
+@router.get("/breaks", response_model=list[BreakOut])
+def list_breaks(store: StoreDep, start: Start = None, end: End = None) -> list[BreakOut]:
+    start, end = _period(store, start, end)
+    return [BreakOut(id=b.id, agent=b.extension, start=b.start, end=b.end) for b in store.list_breaks(start, end)]
+
+
+@router.post("/breaks", response_model=BreakOut, status_code=HTTPStatus.CREATED)
+def add_break(body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
+    with _domain_errors():
+        item = store.add_break(Break(body.agent, body.start, body.end), ACTOR)
+    _changed(services)
+    return BreakOut(id=item.id, agent=item.extension, start=item.start, end=item.end)
+
+
+@router.delete("/breaks/{break_id}", response_model=dict[str, Any])
+def delete_break(break_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete("break", break_id, store, services)
+
+
+@router.get("/holidays", response_model=list[HolidayOut])
+def list_holidays(store: StoreDep) -> list[HolidayOut]:
+    return [HolidayOut(id=h.id, day=h.day, name=h.name) for h in store.list_holidays()]
+
+
+@router.post("/holidays", response_model=HolidayOut, status_code=HTTPStatus.CREATED)
+def add_holiday(body: HolidayIn, store: StoreDep, services: ServicesDep) -> HolidayOut:
+    """A public holiday: patterns marked ``skip_holidays`` give no shift starting that day."""
+    with _domain_errors():
+        holiday = store.add_holiday(Holiday(body.day, body.name), ACTOR)
+    _changed(services)
+    return HolidayOut(id=holiday.id, day=holiday.day, name=holiday.name)
+
+
+@router.delete("/holidays/{holiday_id}", response_model=dict[str, Any])
+def delete_holiday(holiday_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete("holiday", holiday_id, store, services)
+
+
+@router.get("/swaps", response_model=list[SwapOut])
+def list_swaps(store: StoreDep) -> list[SwapOut]:
+    return [SwapOut(id=s.id, agent=s.extension, start=s.start, to=s.to, note=s.note) for s in store.list_swaps()]
+
+
+@router.post("/swaps", response_model=SwapOut, status_code=HTTPStatus.CREATED)
+def add_swap(body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapOut:
+    """Hand the shift of ``agent`` starting at ``start`` to ``to``; two swaps make an exchange."""
+    with _domain_errors():
+        swap = store.add_swap(Swap(body.agent, body.start, body.to, body.note), ACTOR)
+    _changed(services)
+    return SwapOut(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note)
+
+
+@router.delete("/swaps/{swap_id}", response_model=dict[str, Any])
+def delete_swap(swap_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete("swap", swap_id, store, services)
+
+
+# --- the rota as a whole -----------------------------------------------------------------------------
 
 
 @router.post("/rota/import", response_model=ImportOut)
 def import_rota(body: RotaDocumentIn, store: StoreDep, services: ServicesDep) -> ImportSummary:
-    """Apply a rota document all or nothing (weekly patterns are expanded for the next days)."""
+    """Apply a rota document all or nothing: agents upserted; its weekly entries replace the patterns and
+    its shifts replace the one-off shifts not yet ended."""
     document: dict[str, Any] = body.model_dump()
     with _domain_errors():
         summary = store.import_rota(document, ACTOR)
-    services.on_rota_changed()
+    _changed(services)
     return summary
 
 
 @router.get("/rota/on-shift", response_model=OnShiftOut)
 def on_shift(store: StoreDep) -> OnShiftOut:
-    """The agents on shift now: those routing may give calls to (if available)."""
+    """The agents on shift now (absent or not); routing gives calls to those available and not near the end."""
     now = store.now()
     return OnShiftOut(at=now, agents=[AgentOut.model_validate(agent) for agent in store.on_shift(now)])
+
+
+@router.get("/rota/validation", response_model=ValidationOut)
+def validation(store: StoreDep, start: Start = None, end: End = None) -> ValidationOut:
+    """Every rule finding (errors and warnings) of the period, and the plan's expansion warnings."""
+    start, end = _period(store, start, end)
+    with _domain_errors():
+        findings = store.validate(start, end)
+        issues = store.rota(start, end).issues
+    return ValidationOut(start=start, end=end, issues=list(issues), findings=[
+        FindingOut(severity=str(f.severity), rule=f.rule, agent=f.extension, start=f.start, end=f.end,
+                   message=f.message) for f in findings])
+
+
+@router.post("/rota/coverage", response_model=CoverageOut)
+def rota_coverage(body: CoverageIn, store: StoreDep) -> CoverageOut:
+    """Gaps in 24/7 coverage and intervals below the minimum staffing, per level and skill."""
+    start, end = _period(store, body.start, body.end)
+    with _domain_errors():
+        staffing = Staffing(body.staffing.total, body.staffing.levels, body.staffing.skills)
+        report = coverage(store.rota(start, end), start, end, staffing)
+    return CoverageOut(
+        start=start, end=end, covered=report.covered,
+        gaps=[GapOut(start=g.start, end=g.end, message=g.message) for g in report.gaps],
+        shortfalls=[ShortfallOut(what=s.what, start=s.start, end=s.end, needed=s.needed, lowest=s.lowest,
+                                 message=s.message) for s in report.shortfalls])
+
+
+@router.post("/rota/staffing", response_model=list[IntervalOut])
+def rota_staffing(body: StaffingCheckIn, store: StoreDep, services: ServicesDep) -> list[IntervalOut]:
+    """Agents needed per interval (Erlang C) against the agents rostered; understaffed ones flagged."""
+    start, end = _period(store, body.start, body.end)
+    step = timedelta(minutes=body.interval_minutes)
+    with _domain_errors():
+        if body.forecast is not None:
+            demand = [Demand(d.start, d.calls) for d in body.forecast]
+        elif services.call_history is not None:
+            demand = forecast_from_history(services.call_history, start, end, step, body.history_weeks)
+        else:
+            raise RotaError("Give a forecast: no call history source is configured yet.")
+        rows = staffing_check(store.rota(start, end + step), demand, step,
+                              Targets(body.aht_s, body.service_level, body.answer_s, body.shrinkage))
+    return [IntervalOut(start=r.start, end=r.end, calls=r.calls, agents_needed=r.needed.agents,
+                        roster_needed=r.needed.rostered, rostered=r.rostered, service_level=r.needed.service_level,
+                        asa_s=r.needed.asa_s, understaffed=r.understaffed, short=r.short) for r in rows]
+
+
+@router.get("/rota/audit", response_model=list[AuditOut])
+def audit(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
+    """The latest edits, newest first: who, when, what, before and after."""
+    return [AuditOut(at=e.at, actor=e.actor, action=e.action, before=e.before, after=e.after)
+            for e in store.audit(limit)]
+
+
+@router.get("/rota/export.ics", response_class=Response, responses=_text_body("text/calendar"))
+def export_ical(store: StoreDep, start: Start = None, end: End = None) -> Response:
+    """Every shift (patterns expanded, swaps applied) and absence of the period as iCalendar."""
+    start, end = _period(store, start, end)
+    rota = store.rota(start, end)
+    shifts = [s for s in rota.shifts if s.end > start and s.start < end]
+    absences = [a for a in rota.absences if a.end > start and a.start < end]
+    return Response(to_ical(rota.agents.values(), shifts, absences), media_type="text/calendar")
+
+
+@router.get("/rota/export.csv", response_class=Response, responses=_text_body("text/csv"))
+def export_csv(store: StoreDep, start: Start = None, end: End = None) -> Response:
+    start, end = _period(store, start, end)
+    rota = store.rota(start, end)
+    shifts = [s for s in rota.shifts if s.end > start and s.start < end]
+    absences = [a for a in rota.absences if a.end > start and a.start < end]
+    return Response(to_csv(shifts, absences), media_type="text/csv")
+
+
+@router.post("/rota/import-file", response_model=ImportFileOut, status_code=HTTPStatus.CREATED)
+async def import_file(request: Request, store: StoreDep, services: ServicesDep,
+                      body: Annotated[bytes, Body(media_type="text/calendar")] = b"") -> ImportFileOut:
+    """Add the shifts and absences of an iCalendar (``Content-Type: text/calendar``) or CSV (``text/csv``)
+    file, all or nothing."""
+    data = body or await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    with _domain_errors():
+        if content_type == "text/calendar":
+            entries = from_ical(data)
+        elif content_type == "text/csv":
+            try:
+                entries = from_csv(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise RotaError("The CSV file is not UTF-8 text.") from None
+        else:
+            raise RotaError(f"Send text/calendar or text/csv, not {content_type or 'nothing'!r}.")
+        store.add_entries(list(entries.shifts), list(entries.absences), ACTOR)
+    _changed(services)
+    return ImportFileOut(shifts=len(entries.shifts), absences=len(entries.absences))

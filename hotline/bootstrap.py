@@ -23,6 +23,7 @@ from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
 from routing.distributor import Distributor, FlowSettings
+from shifts.rules import Rules
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
@@ -160,8 +161,7 @@ class Service:
         """Apply the rota as it stands now to routing (after an edit, at a shift boundary, at start)."""
         now = self.clock()
         rota = self.rota.rota(now - timedelta(days=1), now + timedelta(days=1))
-        agents = [a.extension for a in self.rota.list_agents()]
-        self.distributor.update_rota(agents, rota.on_shift(now))
+        self.distributor.update_rota(list(rota.agents), rota.routable(now, self.settings.shift_end_grace))
 
     def rota_changed(self) -> None:
         self.refresh_rota()
@@ -201,7 +201,8 @@ class Service:
         self.load_model()
         self.refresh_rota()
         self.scheduler = ShiftScheduler(
-            s.resolved_database_url, self.rota.rota, lambda _event: self.refresh_rota(), self.clock
+            s.resolved_database_url, self.rota.rota, lambda _event: self.refresh_rota(), self.clock,
+            grace=s.shift_end_grace,
         )
         self.scheduler.start()
         span = max(2, (s.rtp_port_high - s.rtp_port_low + 1) // s.workers)
@@ -272,7 +273,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     cases = CaseStore(engine)
-    rota = RotaStore(engine, clock=clock)
+    rota = RotaStore(engine, clock=clock,
+                     rules=Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest))
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
     distributor = Distributor(recorder=CaseRecorder(cases), transcriber=transcriber, clock=clock,
                               settings=FlowSettings(ring_timeout=settings.ring_timeout, hold_audio=hold_music))

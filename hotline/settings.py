@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,10 +39,26 @@ class Settings(BaseSettings):
         "transcripts before they reach the case; false stores the text as recognised."
     )
     rota_file: Path | None = Field(None, description="YAML or JSON rota loaded at start (agents and shifts).")
+    shift_end_grace: timedelta = Field(
+        timedelta(minutes=5), ge=timedelta(0), description="No new call this long before an agent's shift (or "
+        "a break or absence) begins to end; seconds or ISO 8601 (PT5M). A call in progress is never cut."
+    )
+    rota_max_shift: timedelta = Field(timedelta(hours=16), gt=timedelta(0),
+                                      description="Longest shift; a longer one is refused.")
+    rota_min_rest: timedelta = Field(timedelta(hours=11), ge=timedelta(0),
+                                     description="Shortest rest between two shifts of an agent (a warning).")
 
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
+
+    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number in the environment is seconds (pydantic reads ISO 8601 durations itself)."""
+        if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,27 +1,33 @@
-"""The rota: agents, their shifts, and who is on shift at a given instant.
+"""The rota: agents, their concrete shifts, absences and breaks, and who may take calls at an instant.
 
 Pure domain: no I/O, no third-party imports, and time always comes in as an argument. Instants are
 timezone-aware ``datetime`` objects; a shift keeps the IANA zone it was defined in so that it can be shown
 and re-expanded in local wall-clock time, but its ``start`` and ``end`` are stored in UTC.
 
-A shift contains the instants ``start <= t < end``. Two shifts of one agent may touch (one ends when the
-next starts) but not overlap; an agent covered without a gap is on shift throughout, and the boundary in
-between is not a change (see :meth:`Rota.next_boundaries`).
+A shift contains the instants ``start <= t < end``. An agent is *available* while on shift and neither
+absent (leave, sickness, a partial day off) nor on a break; shifts of one agent that touch or overlap are
+one span, so the boundary between them is no change. An agent is *routable* (may be given a NEW call)
+while available and not within ``grace`` of the end of that availability: ``[a, b)`` available gives
+``[a, b - grace)`` routable. A call already in progress is never cut by the rota; routing decides that.
+The recurring side (templates, patterns, swaps, holidays) lives in :mod:`shifts.plan`, which expands
+into a :class:`Rota`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_MAX_SHIFT = timedelta(hours=16)
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SHIFT_KINDS: tuple[str, ...] = ("duty", "on_call")
+ABSENCE_KINDS: tuple[str, ...] = ("leave", "sickness", "training", "other")
 
 _EXTENSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00")
+_SKILL = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class RotaError(ValueError):
@@ -80,7 +86,61 @@ def localize(wall: datetime, tz: ZoneInfo) -> datetime:
 def format_duration(length: timedelta) -> str:
     minutes = int(length.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
     return f"{hours} h" if not minutes else f"{hours} h {minutes:02d} min"
+
+
+
+
+def check_skills(skills: object, what: str) -> tuple[str, ...]:
+    """``skills`` as a sorted tuple of skill names (queues the agent can serve); :class:`RotaError` if bad."""
+    if isinstance(skills, str) or not isinstance(skills, Iterable):
+        raise RotaError(f"{what}: skills must be a list of names, got {skills!r}.")
+    names = tuple(skills)
+    for name in names:
+        if not isinstance(name, str) or not _SKILL.fullmatch(name):
+            raise RotaError(f"{what}: skill {name!r} is not a valid name: use 1 to 32 lower-case letters, "
+                            "digits, '_' or '-', starting with a letter or digit.")
+    return tuple(sorted(set(names)))
+
+
+Interval = tuple[datetime, datetime]
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """The union of ``intervals`` as sorted, disjoint, non-touching ``[start, end)`` intervals."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def subtract(base: list[Interval], cuts: list[Interval]) -> list[Interval]:
+    """``base`` minus ``cuts``; both sorted and disjoint (as :func:`merge` returns them)."""
+    result: list[Interval] = []
+    j = 0
+    for start, end in base:
+        while j < len(cuts) and cuts[j][1] <= start:
+            j += 1
+        k, cursor = j, start
+        while k < len(cuts) and cuts[k][0] < end:
+            if cuts[k][0] > cursor:
+                result.append((cursor, cuts[k][0]))
+            cursor = max(cursor, cuts[k][1])
+            k += 1
+        if cursor < end:
+            result.append((cursor, end))
+    return result
+
+
+def _contains(intervals: list[Interval], starts: list[datetime], now: datetime) -> bool:
+    i = bisect_right(starts, now) - 1
+    return i >= 0 and now < intervals[i][1]
 
 
 # --- agents and shifts -------------------------------------------------------------------------------
@@ -88,11 +148,14 @@ def format_duration(length: timedelta) -> str:
 
 @dataclass(frozen=True)
 class Agent:
-    """Someone who answers calls. ``extension`` is the SIP user their phone registers as."""
+    """Someone who answers calls. ``extension`` is the SIP user their phone registers as; ``skills`` name
+    the queues they serve; ``timezone`` is where they live (whole-day leave is taken in it)."""
 
     extension: str
     name: str
     level: int = 1
+    skills: tuple[str, ...] = ()
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         check_extension(self.extension)
@@ -101,14 +164,27 @@ class Agent:
         if isinstance(self.level, bool) or not isinstance(self.level, int) or self.level < 1:
             raise RotaError(f"Agent {self.extension} has level {self.level!r}; "
                             "a level is a whole number >= 1.")
+        object.__setattr__(self, "skills", check_skills(self.skills, f"Agent {self.extension}"))
+        zone(self.timezone)
+
+
+def _span(owner: str, what: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    require_aware(start, f"{what} of {owner} starts at")
+    require_aware(end, f"{what} of {owner} ends at")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        raise RotaError(f"{what} of {owner} ends at {end.isoformat()}, which is not after "
+                        f"its start at {start.isoformat()}.")
+    return start, end
 
 
 @dataclass(frozen=True)
 class Shift:
-    """A span of time ``[start, end)`` during which the agent with ``extension`` may receive calls.
+    """A span of time ``[start, end)`` during which the agent with ``extension`` works.
 
     ``start`` and ``end`` must be timezone-aware and are normalised to UTC; ``timezone`` is the IANA zone
-    the shift was defined in. ``id`` is set once the shift is stored.
+    the shift was defined in. ``kind`` is ``duty`` or ``on_call`` (an on-call shift counts for routing and
+    coverage like a duty one; it is marked so supervisors see it). ``id`` is set for a stored one-off shift.
     """
 
     extension: str
@@ -117,27 +193,28 @@ class Shift:
     timezone: str
     id: int | None = None
     note: str = ""
+    kind: str = "duty"
 
     def __post_init__(self) -> None:
         check_extension(self.extension)
-        require_aware(self.start, f"Shift of {self.extension} starts at")
-        require_aware(self.end, f"Shift of {self.extension} ends at")
+        start, end = _span(self.extension, "Shift", self.start, self.end)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
         zone(self.timezone)
-        object.__setattr__(self, "start", self.start.astimezone(UTC))
-        object.__setattr__(self, "end", self.end.astimezone(UTC))
-        if self.end <= self.start:
-            raise RotaError(f"Shift of {self.extension} ends at {self.end.isoformat()}, which is not after "
-                            f"its start at {self.start.isoformat()}.")
+        if self.kind not in SHIFT_KINDS:
+            raise RotaError(f"Shift of {self.extension} has kind {self.kind!r}; kinds are {', '.join(SHIFT_KINDS)}.")
+        if len(self.note) > 500:
+            raise RotaError(f"Shift of {self.extension}: the note is longer than 500 characters.")
 
     @classmethod
     def local(cls, extension: str, start: datetime, end: datetime, timezone: str, *,
-              note: str = "", id: int | None = None) -> Shift:
+              note: str = "", id: int | None = None, kind: str = "duty") -> Shift:
         """A shift whose naive ``start``/``end`` are wall-clock times in ``timezone`` (aware ones are kept).
 
         Wall-clock times that do not exist or happen twice in ``timezone`` are refused (:func:`localize`).
         """
         tz = zone(timezone)
-        return cls(extension, localize(start, tz), localize(end, tz), timezone, id=id, note=note)
+        return cls(extension, localize(start, tz), localize(end, tz), timezone, id=id, note=note, kind=kind)
 
     @property
     def length(self) -> timedelta:
@@ -147,43 +224,87 @@ class Shift:
         return self.start <= now < self.end
 
     def describe(self) -> str:
-        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+        tz = zone(self.timezone)
+        start, end = self.start.astimezone(tz), self.end.astimezone(tz)
+        local = f"{start:%a %Y-%m-%d %H:%M} to {end:%a %Y-%m-%d %H:%M} {self.timezone}"
+        return local if self.timezone == "UTC" else f"{local} ({self.start:%Y-%m-%d %H:%M} UTC)"
+
+
+@dataclass(frozen=True)
+class Absence:
+    """The agent with ``extension`` is away during ``[start, end)``: leave, sickness, training, other.
+
+    It takes precedence over shifts: an absent agent gets no call. A partial day is just a shorter span.
+    """
+
+    extension: str
+    start: datetime
+    end: datetime
+    kind: str = "leave"
+    note: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_extension(self.extension)
+        start, end = _span(self.extension, "Absence", self.start, self.end)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        if self.kind not in ABSENCE_KINDS:
+            raise RotaError(f"Absence of {self.extension} has kind {self.kind!r}; "
+                            f"kinds are {', '.join(ABSENCE_KINDS)}.")
+
+
+@dataclass(frozen=True)
+class Break:
+    """A break of the agent with ``extension`` during ``[start, end)``: on shift, but taking no calls."""
+
+    extension: str
+    start: datetime
+    end: datetime
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_extension(self.extension)
+        start, end = _span(self.extension, "Break", self.start, self.end)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
 
 
 # --- events ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ShiftStarted:
-    """The agent with ``extension`` went on shift at ``at``: they may now receive calls."""
+class BecameRoutable:
+    """The agent with ``extension`` may receive new calls from ``at`` on (shift started, break or absence over)."""
 
     extension: str
     at: datetime
 
 
 @dataclass(frozen=True)
-class ShiftEnded:
-    """The agent with ``extension`` went off shift at ``at``: they take no new calls."""
+class StoppedRoutable:
+    """The agent with ``extension`` receives no new call from ``at`` on (end of shift minus the grace,
+    a break, an absence). A call in progress goes on."""
 
     extension: str
     at: datetime
 
 
-ShiftEvent = ShiftStarted | ShiftEnded
+RotaEvent = BecameRoutable | StoppedRoutable
 
 
 @dataclass(frozen=True)
 class Boundary:
-    """An instant at which the set of agents on shift changes."""
+    """An instant at which the set of routable agents changes."""
 
     at: datetime
     started: frozenset[str] = field(default_factory=frozenset)
     ended: frozenset[str] = field(default_factory=frozenset)
 
-    def events(self) -> tuple[ShiftEvent, ...]:
+    def events(self) -> tuple[RotaEvent, ...]:
         """What happened at this instant: the ends first, then the starts, each sorted by extension."""
-        ended: list[ShiftEvent] = [ShiftEnded(extension, self.at) for extension in sorted(self.ended)]
-        started: list[ShiftEvent] = [ShiftStarted(extension, self.at) for extension in sorted(self.started)]
+        ended: list[RotaEvent] = [StoppedRoutable(extension, self.at) for extension in sorted(self.ended)]
+        started: list[RotaEvent] = [BecameRoutable(extension, self.at) for extension in sorted(self.started)]
         return (*ended, *started)
 
 
@@ -191,14 +312,15 @@ class Boundary:
 
 
 class Rota:
-    """Agents and their shifts, validated as a whole.
+    """Agents and their concrete shifts, absences and breaks (a window of the plan, or a whole period).
 
-    Raises :class:`RotaError` for a shift of an agent not in ``agents``, a shift longer than
-    ``max_shift``, overlapping shifts of one agent, or two agents with the same extension.
+    Raises :class:`RotaError` for an entry of an agent not in ``agents`` or two agents with one extension.
+    Rules between shifts (overlaps, length, rest) are checked by :mod:`shifts.rules`, not here: a rota
+    may break them and still be shown and routed. ``issues`` carries warnings found while expanding.
     """
 
-    def __init__(self, agents: Iterable[Agent], shifts: Iterable[Shift], *,
-                 max_shift: timedelta = DEFAULT_MAX_SHIFT) -> None:
+    def __init__(self, agents: Iterable[Agent], shifts: Iterable[Shift], *, absences: Iterable[Absence] = (),
+                 breaks: Iterable[Break] = (), issues: Iterable[str] = ()) -> None:
         by_extension: dict[str, Agent] = {}
         for agent in agents:
             if agent.extension in by_extension:
@@ -206,121 +328,110 @@ class Rota:
             by_extension[agent.extension] = agent
         self.agents: Mapping[str, Agent] = by_extension
         self.shifts: tuple[Shift, ...] = tuple(sorted(shifts, key=lambda s: (s.start, s.end, s.extension)))
-        self.max_shift = max_shift
-        self._validate()
+        self.absences: tuple[Absence, ...] = tuple(sorted(absences, key=lambda a: (a.start, a.extension)))
+        self.breaks: tuple[Break, ...] = tuple(sorted(breaks, key=lambda b: (b.start, b.extension)))
+        self.issues: tuple[str, ...] = tuple(issues)
+        named: tuple[tuple[str, tuple[Shift | Absence | Break, ...]], ...] = (
+            ("Shift", self.shifts), ("Absence", self.absences), ("Break", self.breaks))
+        for what, entries in named:
+            for entry in entries:
+                if entry.extension not in by_extension:
+                    raise RotaError(f"{what} from {entry.start.isoformat()} to {entry.end.isoformat()} is for "
+                                    f"agent {entry.extension}, who is not in the rota.")
+        self._available: dict[str, list[Interval]] | None = None
+        self._routable: dict[timedelta, dict[str, tuple[list[Interval], list[datetime]]]] = {}
 
-    def _validate(self) -> None:
-        last_of: dict[str, Shift] = {}
-        for shift in self.shifts:
-            if shift.extension not in self.agents:
-                raise RotaError(f"Shift {shift.describe()} is for agent {shift.extension}, "
-                                "who is not in the rota.")
-            if shift.length > self.max_shift:
-                raise RotaError(f"Shift of {shift.extension} from {shift.describe()} lasts "
-                                f"{format_duration(shift.length)}, longer than the maximum of "
-                                f"{format_duration(self.max_shift)}.")
-            previous = last_of.get(shift.extension)
-            if previous is not None and shift.start < previous.end:
-                raise RotaError(f"Shifts of agent {shift.extension} overlap: {previous.describe()} "
-                                f"and {shift.describe()}.")
-            if previous is None or shift.end > previous.end:
-                last_of[shift.extension] = shift
+    # --- intervals per agent ---------------------------------------------------------------------
+
+    def available_intervals(self) -> Mapping[str, list[Interval]]:
+        """Per agent, when they are on shift and neither absent nor on a break (sorted, disjoint)."""
+        if self._available is None:
+            worked: dict[str, list[Interval]] = {}
+            away: dict[str, list[Interval]] = {}
+            for shift in self.shifts:
+                worked.setdefault(shift.extension, []).append((shift.start, shift.end))
+            gone: tuple[Absence | Break, ...] = (*self.absences, *self.breaks)
+            for entry in gone:
+                away.setdefault(entry.extension, []).append((entry.start, entry.end))
+            self._available = {}
+            for extension, spans in worked.items():
+                free = subtract(merge(spans), merge(away.get(extension, ())))
+                if free:
+                    self._available[extension] = free
+        return self._available
+
+    def routable_intervals(self, grace: timedelta = timedelta(0)) -> Mapping[str, list[Interval]]:
+        """Per agent, when they may receive a new call: available, less ``grace`` before each end."""
+        return {ext: spans for ext, (spans, _) in self._routable_index(grace).items()}
+
+    def _routable_index(self, grace: timedelta) -> dict[str, tuple[list[Interval], list[datetime]]]:
+        if grace < timedelta(0):
+            raise RotaError(f"The end-of-shift grace must not be negative (got {grace}).")
+        index = self._routable.get(grace)
+        if index is None:
+            index = {}
+            for extension, spans in self.available_intervals().items():
+                cut = [(start, end - grace) for start, end in spans if end - grace > start]
+                if cut:
+                    index[extension] = (cut, [start for start, _ in cut])
+            self._routable[grace] = index
+        return index
+
+    # --- questions at an instant -----------------------------------------------------------------
 
     def on_shift(self, now: datetime) -> frozenset[str]:
-        """Extensions of the agents whose shift contains ``now`` (start inclusive, end exclusive)."""
+        """Extensions of the agents whose shift contains ``now`` (start inclusive, end exclusive), absent
+        or not: who is rostered."""
         require_aware(now, "The instant")
         return frozenset(shift.extension for shift in self.shifts if shift.contains(now))
 
-    def _on_shift_just_before(self, at: datetime) -> frozenset[str]:
-        return frozenset(shift.extension for shift in self.shifts if shift.start < at <= shift.end)
+    def absent(self, now: datetime) -> frozenset[str]:
+        require_aware(now, "The instant")
+        return frozenset(a.extension for a in self.absences if a.start <= now < a.end)
 
-    def boundary_at(self, at: datetime) -> Boundary | None:
-        """What changes at ``at``, or ``None`` if the set of agents on shift does not change there."""
-        before, after = self._on_shift_just_before(at), self.on_shift(at)
+    def available(self, now: datetime) -> frozenset[str]:
+        """On shift at ``now`` and neither absent nor on a break."""
+        require_aware(now, "The instant")
+        return frozenset(ext for ext, spans in self.available_intervals().items()
+                         if _contains(spans, [s for s, _ in spans], now))
+
+    def routable(self, now: datetime, grace: timedelta = timedelta(0)) -> frozenset[str]:
+        """The extensions that may receive a NEW call at ``now``: available, and not within ``grace`` of
+        the end of their availability (so a call taken now is unlikely to run past the shift)."""
+        require_aware(now, "The instant")
+        return frozenset(ext for ext, (spans, starts) in self._routable_index(grace).items()
+                         if _contains(spans, starts, now))
+
+    def _routable_just_before(self, at: datetime, grace: timedelta) -> frozenset[str]:
+        found = set()
+        for ext, (spans, starts) in self._routable_index(grace).items():
+            i = bisect_right(starts, at) - 1
+            while i >= 0 and spans[i][0] >= at:
+                i -= 1
+            if i >= 0 and spans[i][0] < at <= spans[i][1]:
+                found.add(ext)
+        return frozenset(found)
+
+    def boundary_at(self, at: datetime, grace: timedelta = timedelta(0)) -> Boundary | None:
+        """What changes at ``at``, or ``None`` if the routable set does not change there."""
+        require_aware(at, "The instant")
+        before, after = self._routable_just_before(at, grace), self.routable(at, grace)
         if before == after:
             return None
         return Boundary(at.astimezone(UTC), started=after - before, ended=before - after)
 
-    def next_boundaries(self, after: datetime, until: datetime) -> list[Boundary]:
-        """The boundaries ``b`` with ``after < b.at <= until``, sorted by time.
-
-        Where one shift of an agent ends as their next begins, the agent stays on shift and no boundary is
-        reported for them.
-        """
+    def change_instants(self, after: datetime, until: datetime, grace: timedelta = timedelta(0)) -> list[datetime]:
+        """Every instant ``t`` with ``after < t <= until`` at which the routable set may change, sorted."""
         require_aware(after, "The start of the window")
         require_aware(until, "The end of the window")
-        instants = sorted({t for shift in self.shifts for t in (shift.start, shift.end)
-                           if after < t <= until})
-        boundaries = (self.boundary_at(t) for t in instants)
+        return sorted({t for spans, _ in self._routable_index(grace).values() for span in spans for t in span
+                       if after < t <= until})
+
+    def next_boundaries(self, after: datetime, until: datetime,
+                        grace: timedelta = timedelta(0)) -> list[Boundary]:
+        """The boundaries ``b`` with ``after < b.at <= until``, sorted by time."""
+        boundaries = (self.boundary_at(t, grace) for t in self.change_instants(after, until, grace))
         return [b for b in boundaries if b is not None]
 
     def shifts_of(self, extension: str) -> list[Shift]:
         return [shift for shift in self.shifts if shift.extension == extension]
-
-
-# --- weekly patterns ---------------------------------------------------------------------------------
-
-
-def parse_hhmm(value: object, what: str) -> time | None:
-    """``"HH:MM"`` as a time; ``"24:00"`` gives ``None`` (the midnight ending the day)."""
-    if not isinstance(value, str) or not _HHMM.fullmatch(value):
-        raise RotaError(f"{what} {value!r} is not a time of day written HH:MM (00:00 to 24:00).")
-    if value == "24:00":
-        return None
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-@dataclass(frozen=True)
-class WeeklyPattern:
-    """A shift repeated every week on ``days`` from ``start`` to ``end`` local time in ``timezone``.
-
-    ``end`` at or before ``start`` means the shift crosses midnight; ``"24:00"`` ends at the midnight
-    that closes the day. Lengths follow the wall clock, so a 22:00-06:00 night shift lasts 7 h across a
-    spring-forward change and 9 h across a fall-back one.
-    """
-
-    agent: str
-    days: Sequence[str]
-    start: str
-    end: str
-    timezone: str
-
-    def __post_init__(self) -> None:
-        check_extension(self.agent)
-        if isinstance(self.days, str) or not self.days:
-            raise RotaError(f"Weekly pattern of {self.agent} needs a list of days out of {', '.join(DAYS)}; "
-                            f"got {self.days!r}.")
-        names = [d.lower() if isinstance(d, str) else d for d in self.days]
-        unknown = [d for d in names if d not in DAYS]
-        if unknown:
-            raise RotaError(f"Weekly pattern of {self.agent} has unknown day {unknown[0]!r}; "
-                            f"days are {', '.join(DAYS)}.")
-        object.__setattr__(self, "days", tuple(d for d in DAYS if d in names))
-        if parse_hhmm(self.start, f"Weekly pattern of {self.agent}: start") is None:
-            raise RotaError(f"Weekly pattern of {self.agent} starts at 24:00; write 00:00 of the next day.")
-        parse_hhmm(self.end, f"Weekly pattern of {self.agent}: end")
-        zone(self.timezone)
-
-
-def expand(pattern: WeeklyPattern, from_date: date, days: int) -> list[Shift]:
-    """The concrete shifts of ``pattern`` that start on the ``days`` local dates from ``from_date`` on."""
-    tz = zone(pattern.timezone)
-    start_time = parse_hhmm(pattern.start, "start")
-    end_time = parse_hhmm(pattern.end, "end")
-    assert start_time is not None
-    weekdays = {DAYS.index(d) for d in pattern.days}
-    shifts = []
-    for offset in range(days):
-        day = from_date + timedelta(days=offset)
-        if day.weekday() not in weekdays:
-            continue
-        if end_time is None:
-            end_day, end_clock = day + timedelta(days=1), time(0, 0)
-        else:
-            end_day, end_clock = (day if end_time > start_time else day + timedelta(days=1)), end_time
-        # fold=0: a wall-clock time skipped by DST maps past the gap, a repeated one to its first occurrence.
-        start = datetime.combine(day, start_time, tzinfo=tz)
-        end = datetime.combine(end_day, end_clock, tzinfo=tz)
-        shifts.append(Shift(pattern.agent, start, end, pattern.timezone))
-    return shifts

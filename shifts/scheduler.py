@@ -1,4 +1,8 @@
-"""ShiftScheduler: turns the rota into ShiftStarted / ShiftEnded events at shift boundaries.
+"""ShiftScheduler: fires at every instant where the set of routable agents changes.
+
+Those instants are shift starts, ends minus the end-of-shift ``grace``, and the edges of breaks and
+absences (:meth:`shifts.rota.Rota.next_boundaries`); at each it delivers :class:`BecameRoutable` /
+:class:`StoppedRoutable` events, and the service re-applies the routable set to routing.
 
 The APScheduler adapter (the only module that imports apscheduler). A ``BackgroundScheduler`` keeps one
 date job per boundary of the next ``horizon`` (48 h) in an ``SQLAlchemyJobStore`` table of the hotline
@@ -30,12 +34,13 @@ from apscheduler.schedulers import SchedulerAlreadyRunningError, SchedulerNotRun
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from shifts.rota import Rota, ShiftEnded, ShiftStarted
+from shifts.rota import Rota, RotaEvent
 
 log = logging.getLogger(__name__)
 
 RotaProvider = Callable[[datetime, datetime], Rota]
-EventHandler = Callable[[ShiftStarted | ShiftEnded], None]
+EventHandler = Callable[[RotaEvent], None]
+MARGIN = timedelta(days=1)  # rota read around a window, so a chain of touching shifts is seen whole
 
 _JOBSTORE = "shifts"
 _registry: dict[str, ShiftScheduler] = {}
@@ -73,7 +78,7 @@ def utc_now() -> datetime:
 
 
 class ShiftScheduler:
-    """Calls ``on_event`` with each :class:`ShiftStarted` / :class:`ShiftEnded` when it happens.
+    """Calls ``on_event`` with each :class:`BecameRoutable` / :class:`StoppedRoutable` when it happens.
 
     ``rota_provider(start, end)`` returns the rota for a window (e.g. ``RotaStore.rota``); ``clock``
     gives "now" for the window to schedule. Events are delivered one at a time, in order, on the
@@ -84,8 +89,9 @@ class ShiftScheduler:
                  clock: Callable[[], datetime] = utc_now, *, name: str = "shifts",
                  horizon: timedelta = timedelta(hours=48),
                  misfire_grace_time: timedelta = timedelta(hours=48),
-                 table_name: str = "apscheduler_jobs") -> None:
+                 table_name: str = "apscheduler_jobs", grace: timedelta = timedelta(0)) -> None:
         self.name = name
+        self.grace = grace
         self.horizon = horizon
         self.misfire_grace_time = misfire_grace_time
         self._database_url = database_url
@@ -165,8 +171,8 @@ class ShiftScheduler:
                 return
             now = self._clock()
             until = now + self.horizon
-            rota = self._rota_provider(now - timedelta(seconds=1), until + timedelta(seconds=1))
-            wanted = {self._job_id(b.at): b.at for b in rota.next_boundaries(now, until)}
+            rota = self._rota_provider(now - MARGIN, until + MARGIN)
+            wanted = {self._job_id(b.at): b.at for b in rota.next_boundaries(now, until, self.grace)}
             prefix = f"{self.name}:boundary:"
             try:
                 for job in scheduler.get_jobs(jobstore=_JOBSTORE):
@@ -188,8 +194,8 @@ class ShiftScheduler:
 
     def fire(self, at: datetime) -> None:
         """Emit the events of the boundary at ``at`` according to the current rota."""
-        rota = self._rota_provider(at - timedelta(seconds=1), at + timedelta(seconds=1))
-        boundary = rota.boundary_at(at)
+        rota = self._rota_provider(at - MARGIN, at + MARGIN)
+        boundary = rota.boundary_at(at, self.grace)
         if boundary is None:
             log.info("No shift boundary at %s any more; nothing to do.", at.isoformat())
             return

@@ -120,16 +120,16 @@ def test_every_edit_is_audited_with_actor_before_and_after(store: RotaStore) -> 
 
     delete, add, update, create = store.audit()
     assert (create.actor, create.action, create.before) == ("carol", "upsert_agent", None)
-    assert create.after == {"extension": "1001", "name": "Alice", "level": 1}
+    assert create.after == {"extension": "1001", "name": "Alice", "level": 1, "skills": [], "timezone": "UTC"}
     assert (update.actor, update.before["name"], update.after["name"]) == ("dave", "Alice", "Alice B.")
     assert (add.actor, add.action, add.before) == ("erin", "add_shift", None)
     assert add.after == {"id": shift.id, "agent": "1001", "start": "2026-10-21T08:00:00+00:00",
-                         "end": "2026-10-21T16:00:00+00:00", "timezone": "UTC", "note": ""}
+                         "end": "2026-10-21T16:00:00+00:00", "timezone": "UTC", "note": "", "kind": "duty"}
     assert (delete.actor, delete.action, delete.before, delete.after) == ("frank", "delete_shift", add.after, None)
     assert delete.at == NOW and delete.at.tzinfo is UTC
 
 
-def test_import_rota_writes_agents_shifts_and_expanded_weekly_patterns(store: RotaStore) -> None:
+def test_import_rota_writes_agents_shifts_and_weekly_patterns(store: RotaStore) -> None:
     summary = store.import_rota({
         "agents": [{"extension": "1001", "name": "Alice"}, {"extension": "1002", "name": "Bob", "level": 2}],
         "shifts": [{"agent": "1002", "start": "2026-10-24T22:00", "end": "2026-10-25T06:00",
@@ -138,15 +138,18 @@ def test_import_rota_writes_agents_shifts_and_expanded_weekly_patterns(store: Ro
                     "end": "16:00", "timezone": "Europe/Paris"}],
     }, "sup")
 
-    assert (summary.agents, summary.replaced) == (2, 0)
+    assert (summary.agents, summary.replaced, summary.shifts, summary.patterns) == (2, 0, 1, 1)
     assert [a.extension for a in store.list_agents()] == ["1001", "1002"]
-    shifts = store.list_shifts(NOW, NOW + timedelta(days=15))
-    assert len(shifts) == summary.shifts == 1 + 11  # Wed 21 Oct to Wed 4 Nov, weekdays only
-    night = next(s for s in shifts if s.extension == "1002")
+    [night] = store.list_shifts(NOW, NOW + timedelta(days=15))
     assert night.length == timedelta(hours=9)
+    shifts = store.rota(NOW, NOW + timedelta(days=15)).shifts
+    assert len(shifts) == 1 + 12  # the night, and weekdays from Wed 21 Oct to Thu 5 Nov 09:30
     assert store.rota(NOW, NOW + timedelta(days=1)).on_shift(NOW) == {"1001"}  # 11:30 in Paris
+    [template] = store.list_templates()
+    assert (template.name, template.start, template.end) == ("08:00-16:00", "08:00", "16:00")
     [entry] = store.audit()
-    assert (entry.action, entry.actor, len(entry.after["shifts"])) == ("import_rota", "sup", 12)
+    assert (entry.action, entry.actor, len(entry.after["shifts"]), entry.after["patterns"][0]["template"]) == (
+        "import_rota", "sup", 1, "08:00-16:00")
 
 
 def test_import_is_all_or_nothing(store: RotaStore, alice: Agent) -> None:
@@ -237,3 +240,27 @@ def test_concurrent_adds_of_overlapping_shifts_store_one(store: RotaStore, alice
 
     assert len(store.list_shifts(utc(2026, 10, 23), utc(2026, 10, 24))) == 1
     assert len(errors) == 5
+
+
+def test_a_rota_of_the_first_schema_reads_back_after_the_upgrade(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from hotline.db import alembic_config, make_engine, upgrade
+
+    command.upgrade(alembic_config(database_url), "3a1f0c2b7d10")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agents (extension, name, level, created_at) "
+                              "VALUES ('1001', 'Alice', 2, '2026-01-01 00:00:00+00')"))
+            conn.execute(text("INSERT INTO shifts (agent_id, start_utc, end_utc, timezone, note) VALUES "
+                              "(1, '2026-10-21 08:00:00+00', '2026-10-21 16:00:00+00', 'UTC', 'kept')"))
+        upgrade(database_url)
+        store = RotaStore(engine, clock=lambda: NOW)
+        assert store.list_agents() == [Agent("1001", "Alice", 2, skills=(), timezone="UTC")]
+        [shift] = store.list_shifts(utc(2026, 10, 21), utc(2026, 10, 22))
+        assert (shift.start, shift.note, shift.kind) == (utc(2026, 10, 21, 8), "kept", "duty")
+        assert store.rota(NOW, NOW).routable(NOW) == {"1001"}
+    finally:
+        engine.dispose()

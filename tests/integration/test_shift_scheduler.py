@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from shifts.rota import Agent, Shift, ShiftEnded, ShiftEvent, ShiftStarted
+from shifts.rota import Agent, BecameRoutable, RotaEvent, Shift, StoppedRoutable
 from shifts.scheduler import SchedulerError, ShiftScheduler
 from shifts.store import RotaStore
 
@@ -21,15 +21,15 @@ class Recorder:
     """Collects events from the scheduler's thread; ``wait_for(n)`` blocks until n have arrived."""
 
     def __init__(self) -> None:
-        self.events: list[ShiftEvent] = []
+        self.events: list[RotaEvent] = []
         self._condition = threading.Condition()
 
-    def __call__(self, event: ShiftEvent) -> None:
+    def __call__(self, event: RotaEvent) -> None:
         with self._condition:
             self.events.append(event)
             self._condition.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 15) -> list[ShiftEvent]:
+    def wait_for(self, count: int, timeout: float = 15) -> list[RotaEvent]:
         with self._condition:
             assert self._condition.wait_for(lambda: len(self.events) >= count, timeout), self.events
             return list(self.events)
@@ -57,7 +57,7 @@ def store(engine: Engine) -> RotaStore:
 def make_scheduler(migrated_database_url: str, store: RotaStore) -> Iterator[Callable[..., ShiftScheduler]]:
     started: list[ShiftScheduler] = []
 
-    def make(on_event: Callable[[ShiftEvent], None], **kwargs: object) -> ShiftScheduler:
+    def make(on_event: Callable[[RotaEvent], None], **kwargs: object) -> ShiftScheduler:
         scheduler = ShiftScheduler(migrated_database_url, store.rota, on_event, now, **kwargs)  # type: ignore[arg-type]
         started.append(scheduler)
         return scheduler
@@ -76,7 +76,7 @@ def test_a_boundary_fires_shift_started_then_shift_ended(store: RotaStore, make_
 
     events = recorder.wait_for(2)
 
-    assert events == [ShiftStarted("1001", start), ShiftEnded("1001", start + timedelta(seconds=1))]
+    assert events == [BecameRoutable("1001", start), StoppedRoutable("1001", start + timedelta(seconds=1))]
     assert now() >= start + timedelta(seconds=1)
 
 
@@ -93,7 +93,7 @@ def test_a_boundary_missed_while_down_is_applied_at_start(store: RotaStore, make
     after = make_scheduler(second)
     after.start()  # its own reschedule only looks ahead of now: the job store must hold the missed boundary
 
-    assert second.wait_for(1) == [ShiftStarted("1002", start)]
+    assert second.wait_for(1) == [BecameRoutable("1002", start)]
     assert first.events == []
     assert after.scheduled() == [start + timedelta(hours=1)]
 
@@ -145,15 +145,15 @@ def test_fire_recomputes_the_boundary_from_the_current_rota(store: RotaStore, ma
     scheduler.fire(at)
     scheduler.fire(at - timedelta(hours=1))  # not a boundary (any more): nothing happens
 
-    assert recorder.events == [ShiftEnded("1001", at), ShiftStarted("1002", at)]
+    assert recorder.events == [StoppedRoutable("1001", at), BecameRoutable("1002", at)]
 
 
 def test_a_failing_handler_does_not_stop_the_other_events(store: RotaStore, make_scheduler) -> None:
-    seen: list[ShiftEvent] = []
+    seen: list[RotaEvent] = []
 
-    def flaky(event: ShiftEvent) -> None:
+    def flaky(event: RotaEvent) -> None:
         seen.append(event)
-        if isinstance(event, ShiftEnded):
+        if isinstance(event, StoppedRoutable):
             raise RuntimeError("routing is down")
 
     at = datetime(2026, 10, 21, 16, tzinfo=UTC)
@@ -161,7 +161,7 @@ def test_a_failing_handler_does_not_stop_the_other_events(store: RotaStore, make
     store.add_shift(Shift("1002", at, at + timedelta(hours=8), "UTC"), "test")
     make_scheduler(flaky).fire(at)
 
-    assert seen == [ShiftEnded("1001", at), ShiftStarted("1002", at)]
+    assert seen == [StoppedRoutable("1001", at), BecameRoutable("1002", at)]
 
 
 def test_stop_leaves_no_thread_and_status_says_so(make_scheduler) -> None:

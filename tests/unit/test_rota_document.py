@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from shifts.document import parse_document
-from shifts.rota import Agent, Rota, RotaError
+from shifts.plan import RotaPlan
+from shifts.rota import Agent, RotaError
 from shifts.rotafile import read_rota_file
 
 NOW = datetime(2026, 10, 21, 9, 30, tzinfo=UTC)  # a Wednesday
@@ -30,13 +31,14 @@ def test_agents_shifts_and_weekly_patterns_are_read() -> None:
         "weekly": [{"agent": "1001", "days": ["mon", "wed"], "start": "08:00", "end": "16:00",
                     "timezone": "UTC"}],
     }
-    parsed = parse_document(document, NOW, days=7)
+    parsed = parse_document(document, NOW)
 
     assert parsed.agents == (Agent("1001", "Alice", 1), Agent("1002", "Bob", 2))
-    cover = parsed.shifts[0]
+    [cover] = parsed.shifts
     assert (cover.extension, cover.start, cover.end, cover.note) == ("1002", utc(2026, 10, 24, 20),
                                                                       utc(2026, 10, 25, 5), "cover")
-    weekly = [(s.start, s.end) for s in parsed.shifts[1:]]
+    rota = RotaPlan(parsed.agents, parsed.patterns).expand(NOW, NOW + timedelta(days=7))
+    weekly = [(s.start, s.end) for s in rota.shifts]
     assert weekly == [(utc(2026, 10, 21, 8), utc(2026, 10, 21, 16)),  # today's, running at NOW
                       (utc(2026, 10, 26, 8), utc(2026, 10, 26, 16)),
                       (utc(2026, 10, 28, 8), utc(2026, 10, 28, 16))]  # NOW + 7 days falls in it
@@ -46,22 +48,24 @@ def test_weekly_expansion_includes_a_night_shift_that_began_yesterday() -> None:
     document = {"agents": [{"extension": "1001", "name": "Alice"}],
                 "weekly": [{"agent": "1001", "days": ["tue"], "start": "22:00", "end": "12:00",
                             "timezone": "UTC"}]}
-    parsed = parse_document(document, NOW, days=1)
+    parsed = parse_document(document, NOW)
+    rota = RotaPlan(parsed.agents, parsed.patterns).expand(NOW, NOW + timedelta(days=1))
 
-    assert [(s.start, s.end) for s in parsed.shifts] == [(utc(2026, 10, 20, 22), utc(2026, 10, 21, 12))]
-    assert Rota(parsed.agents, parsed.shifts).on_shift(NOW) == {"1001"}
+    assert [(s.start, s.end) for s in rota.shifts] == [(utc(2026, 10, 20, 22), utc(2026, 10, 21, 12))]
+    assert rota.on_shift(NOW) == {"1001"}
 
 
-def test_weekly_expansion_covers_the_requested_days_and_drops_ended_shifts() -> None:
-    document = {"agents": [{"extension": "1001", "name": "Alice"}],
+def test_weekly_patterns_are_kept_as_patterns_not_expanded() -> None:
+    document = {"agents": [{"extension": "1001", "name": "Alice", "skills": ["network"],
+                            "timezone": "Europe/Paris"}],
                 "weekly": [{"agent": "1001", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                             "start": "00:00", "end": "08:00", "timezone": "UTC"}]}
-    parsed = parse_document(document, NOW, days=14)
+    parsed = parse_document(document, NOW)
 
-    starts = [s.start for s in parsed.shifts]
-    assert starts[0] == utc(2026, 10, 22)  # today's 00:00-08:00 ended before NOW
-    assert starts[-1] == utc(2026, 11, 4)  # 14 days from now, inclusive
-    assert len(starts) == 14
+    assert parsed.shifts == ()
+    [pattern] = parsed.patterns
+    assert (pattern.agent, pattern.template.name if pattern.template else None) == ("1001", "00:00-08:00")
+    assert parsed.agents[0].skills == ("network",) and parsed.agents[0].timezone == "Europe/Paris"
 
 
 def test_explicit_shifts_that_ended_are_history_and_dropped() -> None:
@@ -123,8 +127,9 @@ def test_yaml_times_extensions_and_dates_stay_strings(tmp_path: Path) -> None:
     assert document["agents"] == [{"extension": "0101", "name": "Zoe", "level": 2}]
     assert document["weekly"][0]["start"] == "12:00"
     assert document["shifts"][0]["start"] == "2026-10-24T08:00"
-    parsed = parse_document(document, NOW, days=7)
-    assert [s.start for s in parsed.shifts] == [utc(2026, 10, 24, 8), utc(2026, 10, 24, 12)]
+    parsed = parse_document(document, NOW)
+    rota = RotaPlan(parsed.agents, parsed.patterns, parsed.shifts).expand(NOW, NOW + timedelta(days=7))
+    assert [s.start for s in rota.shifts] == [utc(2026, 10, 24, 8), utc(2026, 10, 24, 12)]
 
 
 def test_json_files_are_read(tmp_path: Path) -> None:
@@ -147,8 +152,8 @@ def test_unreadable_and_malformed_files_raise_rota_errors(tmp_path: Path) -> Non
 
 
 def test_the_sample_rota_keeps_alice_on_shift_around_the_clock_and_bob_never() -> None:
-    parsed = parse_document(read_rota_file(SAMPLE), NOW, days=14)
-    rota = Rota(parsed.agents, parsed.shifts)
+    parsed = parse_document(read_rota_file(SAMPLE), NOW)
+    rota = RotaPlan(parsed.agents, parsed.patterns).expand(NOW, NOW + timedelta(days=15))
 
     assert {a.extension: a.name for a in parsed.agents} == {"1001": "Alice", "1002": "Bob"}
     for minutes in range(0, 14 * 24 * 60, 97):

@@ -1,0 +1,120 @@
+"""Staffing check: per 15- or 30-minute interval, the agents Erlang C asks for against the agents rostered.
+Pure; the volume comes from a supervisor's forecast or from history through the :class:`CallHistory` port.
+
+Rostered counts the agents on shift and not absent throughout the interval (its minimum); breaks are left
+to the shrinkage, which turns the agents needed on the phones into the agents to roster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from shifts.erlang import Staffing, StaffingError, agents_needed
+from shifts.rota import Rota, merge, require_aware, subtract
+
+INTERVALS = (timedelta(minutes=15), timedelta(minutes=30))
+
+
+class CallHistory(Protocol):
+    """Past call volume (the queue log, in routing's keeping): calls that arrived in ``[start, end)``
+    per interval of ``step``, keyed by the interval's start; an interval without calls may be left out."""
+
+    def arrivals(self, start: datetime, end: datetime, step: timedelta) -> Mapping[datetime, int]: ...
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Calls expected in the interval starting at ``start``."""
+
+    start: datetime
+    calls: float
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Average handling time, the service level (``service_level`` of calls answered within ``answer_s``),
+    and the shrinkage (share of rostered time not on the phones: breaks, training, absence)."""
+
+    aht_s: float = 180.0
+    service_level: float = 0.8
+    answer_s: float = 20.0
+    shrinkage: float = 0.3
+
+
+@dataclass(frozen=True)
+class IntervalStaffing:
+    start: datetime
+    end: datetime
+    calls: float
+    needed: Staffing
+    rostered: int
+
+    @property
+    def short(self) -> int:
+        """Agents missing from the roster (0 when staffed)."""
+        return max(0, self.needed.rostered - self.rostered)
+
+    @property
+    def understaffed(self) -> bool:
+        return self.short > 0
+
+
+def check_interval(step: timedelta) -> timedelta:
+    if step not in INTERVALS:
+        raise StaffingError(f"The interval must be 15 or 30 minutes, got {step}.")
+    return step
+
+
+def forecast_from_history(history: CallHistory, start: datetime, end: datetime, step: timedelta,
+                          weeks: int = 4) -> list[Demand]:
+    """Expected calls per interval of ``[start, end)``: the mean of the same interval (same weekday and
+    time, in UTC) over the ``weeks`` weeks before ``start``."""
+    require_aware(start, "The start of the period")
+    check_interval(step)
+    if weeks < 1:
+        raise StaffingError(f"At least one week of history is needed, got {weeks}.")
+    week = timedelta(days=7)
+    past = [history.arrivals(start - k * week, end - k * week, step) for k in range(1, weeks + 1)]
+    demand = []
+    t = start
+    while t < end:
+        calls = sum(counts.get(t - (k + 1) * week, 0) for k, counts in enumerate(past)) / weeks
+        demand.append(Demand(t, calls))
+        t += step
+    return demand
+
+
+def rostered(rota: Rota, start: datetime, end: datetime) -> int:
+    """Agents on shift and not absent during the whole of ``[start, end)``."""
+    count = 0
+    worked: dict[str, list[tuple[datetime, datetime]]] = {}
+    away: dict[str, list[tuple[datetime, datetime]]] = {}
+    for shift in rota.shifts:
+        if shift.start < end and shift.end > start:
+            worked.setdefault(shift.extension, []).append((shift.start, shift.end))
+    for absence in rota.absences:
+        if absence.start < end and absence.end > start:
+            away.setdefault(absence.extension, []).append((absence.start, absence.end))
+    for extension, spans in worked.items():
+        free = subtract(merge(spans), merge(away.get(extension, ())))
+        if any(a <= start and end <= b for a, b in free):
+            count += 1
+    return count
+
+
+def staffing_check(rota: Rota, demand: Sequence[Demand], step: timedelta,
+                   targets: Targets | None = None) -> list[IntervalStaffing]:
+    """For each interval of ``demand``: the agents needed (Erlang C) and the agents ``rota`` rosters."""
+    check_interval(step)
+    targets = targets or Targets()
+    result = []
+    for item in demand:
+        require_aware(item.start, "The interval start")
+        needed = agents_needed(item.calls, targets.aht_s, step.total_seconds(), target_sl=targets.service_level,
+                               target_s=targets.answer_s, shrinkage=targets.shrinkage)
+        result.append(IntervalStaffing(item.start, item.start + step, item.calls, needed,
+                                       rostered(rota, item.start, item.start + step)))
+    return result
