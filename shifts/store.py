@@ -247,22 +247,28 @@ class RotaStore:
         return template_from_spec(before, before["id"])
 
     def list_patterns(self) -> list[Pattern]:
-        return list(self.plan(self.now(), self.now()).patterns)
+        with self._engine.connect() as conn:
+            templates = self._templates(conn)
+            return [pattern_from_spec(row.spec, templates, row.id)
+                    for row in conn.execute(select(orm.rota_patterns).order_by(orm.rota_patterns.c.id))]
 
     def save_pattern(self, spec: Mapping[str, Any], actor: str, pattern_id: int | None = None) -> Pattern:
         """Add a pattern from its plain form (:func:`shifts.document.pattern_from_spec`), or replace the one
-        with ``pattern_id``."""
-        def apply(conn: Connection) -> tuple[Any, Any, None]:
+        with ``pattern_id``. A pattern that starts after the checked window is checked over its first
+        ``check_days``."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             pattern = pattern_from_spec(spec, self._templates(conn))
             stored = {k: v for k, v in pattern_to_spec(pattern).items() if k != "id"}
+            first = pattern.valid_from
+            span = _days_span(first, first + timedelta(days=self.check_days)) if first is not None else None
             if pattern_id is None:
                 result = conn.execute(insert(orm.rota_patterns).values(kind=stored["kind"], spec=stored))
                 new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-                return None, stored | {"id": new_id}, None
+                return None, stored | {"id": new_id}, span
             before = self._row(conn, orm.rota_patterns, pattern_id, "pattern")
             conn.execute(update(orm.rota_patterns).where(orm.rota_patterns.c.id == pattern_id)
                          .values(kind=stored["kind"], spec=stored))
-            return dict(before.spec) | {"id": pattern_id}, stored | {"id": pattern_id}, None
+            return dict(before.spec) | {"id": pattern_id}, stored | {"id": pattern_id}, span
         _, after = self._edit("save_pattern", actor, apply)
         with self._engine.connect() as conn:
             return pattern_from_spec(after, self._templates(conn), after["id"])

@@ -153,6 +153,14 @@ def test_a_refusal_lists_every_finding_and_quotes_five(client: TestClient, team:
     assert {f["shifts"][1]["start"][11:] for f in findings} == {"10:00:00+02:00", "10:00:00+01:00"}
     assert response.json()["detail"].endswith(f"And {len(findings) - 5} more findings of the same edit.")
 
+    # A pattern that begins months ahead is checked over its first weeks, not waved through.
+    later = client.post(f"{V1}/patterns", json={"kind": "weekly", "agent": "1001", "template": "mid", "days": ["mon"],
+                                                "timezone": "Europe/Paris", "valid_from": "2027-03-01"})
+    assert later.status_code == 422
+    assert [f["shifts"][1]["start"] for f in later.json()["findings"]][:2] == [
+        "2027-03-01T10:00:00+01:00", "2027-03-08T10:00:00+01:00"]
+    assert len(ok(client.get(f"{V1}/patterns"))) == 3
+
 
 def test_short_rest_is_a_warning_in_validation_not_a_refusal(client: TestClient, team: None) -> None:
     added = ok(client.post(f"{V1}/shifts", json={"agent": "1002", "start": "2026-10-21T05:00",
