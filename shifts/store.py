@@ -298,6 +298,8 @@ class RotaStore:
         stored_absences: list[Absence] = []
 
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
+            stored.clear()
+            stored_absences.clear()
             ids = self._agent_ids(conn)
             entries: list[Shift | Absence] = [*shifts, *absences]
             for entry in entries:
@@ -377,7 +379,7 @@ class RotaStore:
                                                                 end_utc=item.end))
                 assert result.inserted_primary_key is not None
                 breaks.append(Break(item.extension, item.start, item.end, result.inserted_primary_key[0]))
-            stored.append(CopiedWeek(tuple(shifts), tuple(breaks), copied.skipped))
+            stored[:] = [CopiedWeek(tuple(shifts), tuple(breaks), copied.skipped)]
             after = {"source_monday": source_monday.isoformat(), "target_monday": target_monday.isoformat(),
                      "shifts": [shift_json(s) for s in shifts], "breaks": [break_json(b) for b in breaks],
                      "skipped": list(copied.skipped)}
@@ -594,29 +596,45 @@ class RotaStore:
               apply: Callable[[Connection], tuple[Any, Any, tuple[datetime, datetime] | None]],
               now: datetime | None = None) -> tuple[Any, Any]:
         """Run ``apply`` in one transaction, refuse it if the plan no longer expands or it adds an error
-        finding in the checked window (now .. now + check_days, and the edited span), audit it; the
-        warnings it adds go to :meth:`collecting_warnings`."""
+        finding, audit it; the warnings it adds go to :meth:`collecting_warnings`.
+
+        Findings are compared before and after the edit over the checked window (now - 1 day .. now +
+        ``check_days``) and over the span ``apply`` says the edit touches. That span is known only once
+        ``apply`` has run: when it reaches outside the window, the transaction is rolled back, the span
+        checked as it was, and ``apply`` run again (so it must be re-runnable); so a finding that was
+        there before never blocks an unrelated edit, however far ahead.
+        """
         now = self.now() if now is None else now
-        window_start, window_end = now - timedelta(days=1), now + timedelta(days=self.check_days)
-        with self._write_lock, self._engine.begin() as conn:
-            def findings(start: datetime, end: datetime) -> dict[tuple[str, str, datetime, datetime], Finding]:
-                margin = timedelta(days=1)
-                rota = self._plan(conn, start - margin, end + margin).expand(start - margin, end + margin)
-                return {f.key: f for f in check(rota, self.rules, start=start, end=end)}
-            before_window = findings(window_start, window_end)
-            last_shift_id = conn.execute(select(func.max(orm.shifts.c.id))).scalar() or 0
-            before, after, span = apply(conn)
-            found = findings(window_start, window_end)
-            if span is not None and not (window_start <= span[0] and span[1] <= window_end):
-                found |= findings(span[0], span[1])
-            added = sorted((f for key, f in found.items() if key not in before_window),
-                           key=lambda f: (f.start, f.extension, f.rule))
-            refused = errors(added)
-            if refused:
-                # A shift this edit inserted is rolled back with it: its id would name nothing.
-                raise RuleViolation([replace(f, shifts=tuple(replace(s, id=None) if (s.id or 0) > last_shift_id
-                                                             else s for s in f.shifts)) for f in refused])
-            self._audit(conn, actor, action, before, after)
+        window = (now - timedelta(days=1), now + timedelta(days=self.check_days))
+        regions = [window]
+        with self._write_lock:
+            while True:
+                with self._engine.connect() as conn, conn.begin() as transaction:
+                    def findings() -> dict[tuple[str, str, datetime, datetime], Finding]:
+                        found: dict[tuple[str, str, datetime, datetime], Finding] = {}
+                        for start, end in regions:
+                            margin = timedelta(days=1)
+                            rota = self._plan(conn, start - margin, end + margin).expand(start - margin,
+                                                                                         end + margin)
+                            found |= {f.key: f for f in check(rota, self.rules, start=start, end=end)}
+                        return found
+                    before_found = findings()
+                    last_shift_id = conn.execute(select(func.max(orm.shifts.c.id))).scalar() or 0
+                    before, after, span = apply(conn)
+                    if span is not None and not any(a <= span[0] and span[1] <= b for a, b in regions):
+                        transaction.rollback()
+                        regions.append(span)
+                        continue
+                    added = sorted((f for key, f in findings().items() if key not in before_found),
+                                   key=lambda f: (f.start, f.extension, f.rule))
+                    refused = errors(added)
+                    if refused:
+                        # A shift this edit inserted is rolled back with it: its id would name nothing.
+                        raise RuleViolation([replace(f, shifts=tuple(
+                            replace(s, id=None) if (s.id or 0) > last_shift_id else s for s in f.shifts))
+                            for f in refused])
+                    self._audit(conn, actor, action, before, after)
+                break
         collector = _EDIT_WARNINGS.get()
         if collector is not None:
             collector.extend(f for f in added if f.severity is Severity.WARNING)
