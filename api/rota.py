@@ -430,6 +430,8 @@ class StaffingCheckIn(BaseModel):
     interval_minutes: Literal[15, 30] = 30
     forecast: list[DemandIn] | None = None
     history_weeks: int = 4
+    timezone: str = Field("UTC", description="The site's time zone: history is read at the same local time "
+                                             "of day, across DST changes.", examples=["Europe/Paris"])
     aht_s: float = Field(180, gt=0)
     service_level: float = Field(0.8, gt=0, lt=1)
     answer_s: float = Field(20, ge=0)
@@ -826,7 +828,8 @@ def rota_staffing(body: StaffingCheckIn, store: StoreDep, services: ServicesDep)
         if body.forecast is not None:
             demand = [Demand(d.start, d.calls) for d in body.forecast]
         elif services.call_history is not None:
-            demand = forecast_from_history(services.call_history, start, end, step, body.history_weeks)
+            demand = forecast_from_history(services.call_history, start, end, step, body.history_weeks,
+                                           body.timezone)
         else:
             raise RotaError("Give a forecast: no call history source is configured yet.")
         rows = staffing_check(store.rota(start, end + step), demand, step,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -240,6 +241,9 @@ def test_copy_a_week(client: TestClient, team: None, store: RotaStore) -> None:
         ("overlap", "1004", [None, None])]  # the copy was rolled back: it has no id
     assert ok(client.get(f"{V1}/shifts", params={"start": "2026-11-02T00:00:00Z", "end": "2026-11-09T00:00:00Z"})) == []
 
+    described = ok(client.get("/openapi.json"))["paths"][f"{V1}/shifts/copy-week"]["post"]["description"]
+    assert "**Not copied**: the shifts patterns give" in described and "absences" in described
+
 
 def test_staffing_flags_understaffed_intervals(client: TestClient, team: None) -> None:
     body = {"start": "2026-10-19T08:00:00Z", "end": "2026-10-19T09:00:00Z", "interval_minutes": 30,
@@ -254,6 +258,31 @@ def test_staffing_flags_understaffed_intervals(client: TestClient, team: None) -
     assert response.status_code == 422 and "no call history source" in response.json()["detail"]
     response = client.post(f"{V1}/rota/staffing", json=body | {"interval_minutes": 20})
     assert response.status_code == 422
+
+
+class MondayMornings:
+    """Call history: 30 calls at 09:00 Paris time every Monday."""
+
+    def arrivals(self, start: datetime, end: datetime, step: timedelta) -> dict[datetime, int]:
+        found, t = {}, start
+        while t < end:
+            local = t.astimezone(ZoneInfo("Europe/Paris"))
+            if local.weekday() == 0 and (local.hour, local.minute) == (9, 0):
+                found[t] = 30
+            t += step
+        return found
+
+
+def test_staffing_from_history_at_the_site_s_local_hours(store: RotaStore) -> None:
+    app = create_app(Services(cases=None, rota=store, call_history=MondayMornings()))
+    body = {"start": "2026-10-26T08:00:00Z", "end": "2026-10-26T08:30:00Z", "history_weeks": 2,
+            "shrinkage": 0}  # 09:00 in Paris, the Monday after the fall-back
+    with TestClient(app) as client:
+        [local] = ok(client.post(f"{V1}/rota/staffing", json=body | {"timezone": "Europe/Paris"}))
+        [in_utc] = ok(client.post(f"{V1}/rota/staffing", json=body))
+        bad = client.post(f"{V1}/rota/staffing", json=body | {"timezone": "Nowhere"})
+    assert (local["calls"], in_utc["calls"]) == (30.0, 0.0)
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("Unknown timezone 'Nowhere'")
 
 
 def test_icalendar_and_csv_round_trip(client: TestClient, team: None, store: RotaStore) -> None:
