@@ -874,7 +874,7 @@ async def import_file(request: Request, store: StoreDep, services: ServicesDep,
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     with _domain_errors():
         if content_type == "text/calendar":
-            entries = from_ical(data)
+            entries = from_ical(data, {agent.extension: agent.timezone for agent in store.list_agents()})
         elif content_type == "text/csv":
             try:
                 entries = from_csv(data.decode("utf-8"))
