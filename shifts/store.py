@@ -192,6 +192,13 @@ class RotaStore:
             row = self._agent_row(conn, extension, lock=True)
             if row is None:
                 raise NotFoundError(f"There is no agent with extension {extension!r}.")
+            naming = [r.id for r in conn.execute(select(orm.rota_patterns).order_by(orm.rota_patterns.c.id))
+                      if extension == r.spec.get("agent") or extension in (r.spec.get("agents") or ())]
+            if naming:
+                listed = ", ".join(str(i) for i in naming)
+                plural = len(naming) > 1
+                raise RotaError(f"Agent {extension} is named by pattern{'s' if plural else ''} {listed}; change or "
+                                f"delete {'them' if plural else 'it'} first.")
             conn.execute(delete(orm.agents).where(orm.agents.c.id == row.id))
             return agent_json(_agent(row)), None, None
         before, _ = self._edit("delete_agent", actor, apply)

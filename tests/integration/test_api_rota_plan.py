@@ -327,8 +327,14 @@ def test_icalendar_and_csv_round_trip(client: TestClient, team: None, store: Rot
 def test_deleting_an_agent_a_pattern_names_is_refused(client: TestClient, team: None) -> None:
     response = client.delete(f"{V1}/agents/1001")
     assert response.status_code == 422
-    assert response.json()["detail"] == "Weekly pattern of 1001 names agent 1001, who is not in the rota."
+    assert response.json()["detail"] == "Agent 1001 is named by pattern 1; change or delete it first."
     assert client.get(f"{V1}/agents/1001").status_code == 200
+    ok(client.post(f"{V1}/patterns", json={"kind": "on_call", "agents": ["1003"], "template": "early",
+                                           "timezone": "Europe/Paris", "anchor": "2027-01-04"}), 201)
+    response = client.delete(f"{V1}/agents/1003")
+    assert response.json()["detail"] == "Agent 1003 is named by patterns 3, 4; change or delete them first."
+    ok(client.post(f"{V1}/agents", json={"extension": "1005", "name": "Eve"}))
+    assert ok(client.delete(f"{V1}/agents/1005"))["name"] == "Eve"
 
 
 def test_breaks_holidays_and_swaps_are_edited_in_place(client: TestClient, team: None, store: RotaStore) -> None:
