@@ -226,7 +226,7 @@ class RotaStore:
         values = {"name": template.name, "start": template.start, "end": template.end, "kind": template.kind,
                   "breaks": template_to_spec(template)["breaks"]}
 
-        def apply(conn: Connection) -> tuple[Any, Any, None]:
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             clash = conn.execute(select(orm.shift_templates.c.id).where(
                 orm.shift_templates.c.name == template.name)).first()
             if clash is not None and clash.id != template.id:
@@ -241,7 +241,7 @@ class RotaStore:
             if old_name != template.name:
                 self._rename_template(conn, old_name, template.name)
             return (template_to_spec(template_from_spec(dict(before._mapping), before.id)),
-                    template_to_spec(template) | {"id": template.id}, None)
+                    template_to_spec(template) | {"id": template.id}, self._first_days_of_users(conn, template.name))
         _, after = self._edit("save_template", actor, apply)
         return template_from_spec(after, after["id"])
 
@@ -652,6 +652,16 @@ class RotaStore:
     def _templates(self, conn: Connection) -> dict[str, ShiftTemplate]:
         rows = conn.execute(select(orm.shift_templates))
         return {row.name: template_from_spec(dict(row._mapping), row.id) for row in rows}
+
+    def _first_days_of_users(self, conn: Connection, name: str) -> tuple[datetime, datetime] | None:
+        """The first ``check_days`` of the patterns using template ``name`` that have a start date (a
+        change far ahead is checked where it first shows), as one span; ``None`` if none has."""
+        firsts = [date.fromisoformat(row.spec["valid_from"]) for row in conn.execute(select(orm.rota_patterns))
+                  if row.spec.get("valid_from")
+                  and (row.spec.get("template") == name or name in (row.spec.get("cycle") or ()))]
+        if not firsts:
+            return None
+        return _days_span(min(firsts), max(firsts) + timedelta(days=self.check_days))
 
     def _rename_template(self, conn: Connection, old: str, new: str) -> None:
         for row in conn.execute(select(orm.rota_patterns)).all():

@@ -162,6 +162,14 @@ def test_a_refusal_lists_every_finding_and_quotes_five(client: TestClient, team:
         "2027-03-01T10:00:00+01:00", "2027-03-08T10:00:00+01:00"]
     assert len(ok(client.get(f"{V1}/patterns"))) == 3
 
+    # So is a template change that first shows there.
+    ok(client.post(f"{V1}/templates", json={"name": "spring", "start": "06:00", "end": "09:00"}), 201)
+    ok(client.post(f"{V1}/patterns", json={"kind": "weekly", "agent": "1002", "template": "spring", "days": ["mon"],
+                                           "timezone": "Europe/Paris", "valid_from": "2027-03-01"}), 201)
+    spring = next(t for t in ok(client.get(f"{V1}/templates")) if t["name"] == "spring")
+    moved = client.put(f"{V1}/templates/{spring['id']}", json={"name": "spring", "start": "13:00", "end": "16:00"})
+    assert moved.status_code == 422 and moved.json()["findings"][0]["shifts"][0]["start"] == "2027-03-01T13:00:00+01:00"
+
 
 def test_short_rest_is_a_warning_in_validation_not_a_refusal(client: TestClient, team: None) -> None:
     added = ok(client.post(f"{V1}/shifts", json={"agent": "1002", "start": "2026-10-21T05:00",
