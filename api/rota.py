@@ -1,22 +1,26 @@
 """Rota API for supervisors: agents, shift templates, patterns, one-off shifts, absences, breaks, holidays,
 swaps; copy a week; import/export (rota document, iCalendar, CSV); coverage, validation and staffing.
 
-Routes are thin: they parse, call ``shifts`` and translate its errors. An invalid entry or an edit that
-breaks an error rule is 422 with the domain's sentence in ``detail`` (and the rule findings in
-``findings`` where there are some); unknown ids are 404. Every successful edit calls
+Routes are thin: they parse, call ``shifts`` and translate its errors. An invalid entry is 422 with the
+domain's sentence in ``detail``; an edit that breaks an error rule is 422 with the sentence in ``detail``
+and every rule finding as data in ``findings`` (rule, severity, agent, the shifts in local time, message;
+see :class:`RefusedOut`); unknown ids are 404. An accepted edit that adds findings of severity
+``warning`` (too little rest, by default) returns them in its ``warnings``. Every successful edit calls
 ``services.on_rota_changed`` so routing applies it at once. (Authentication and roles come later; edits
 are audited as made by ``api``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from http import HTTPStatus
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Self, cast
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep
@@ -25,12 +29,31 @@ from shifts.document import pattern_to_spec, template_from_spec, template_to_spe
 from shifts.erlang import StaffingError
 from shifts.exchange import from_csv, from_ical, to_csv, to_ical
 from shifts.plan import Holiday, Swap, absence_for_days
-from shifts.rota import Absence, Agent, Break, RotaError, Shift
-from shifts.rules import RuleViolation
+from shifts.rota import Absence, Agent, Break, RotaError, Shift, zone
+from shifts.rules import Finding, RuleViolation
 from shifts.staffing import Demand, Targets, forecast_from_history, staffing_check
-from shifts.store import ImportSummary, NotFoundError, RotaStore
+from shifts.store import NotFoundError, RotaStore
 
-router = APIRouter(tags=["rota"])
+
+class RotaRoute(APIRoute):
+    """A route that answers an edit refused by the rules with 422 and the findings as data
+    (:class:`RefusedOut`), not only as sentences."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_refusal(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RuleViolation as error:
+                body = RefusedOut(detail=str(error), findings=[FindingOut.of(f) for f in error.findings])
+                return JSONResponse(body.model_dump(mode="json"), status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
+                                    headers={"X-Rule-Findings": str(len(error.findings))})
+
+        return handle_refusal
+
+
+router = APIRouter(tags=["rota"], route_class=RotaRoute)
 
 ACTOR = "api"  # until the API has authentication, edits are audited as made through it
 DEFAULT_PERIOD = timedelta(days=7)
@@ -50,9 +73,8 @@ End = Annotated[AwareDatetime | None, Query(description="Default: start + 7 days
 def _domain_errors() -> Iterator[None]:
     try:
         yield
-    except RuleViolation as error:
-        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error),
-                            headers={"X-Rule-Findings": str(len(error.findings))}) from None
+    except RuleViolation:
+        raise  # answered with its findings by RotaRoute
     except (RotaError, StaffingError) as error:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
     except NotFoundError as error:
@@ -121,7 +143,7 @@ class ShiftOut(BaseModel):
     kind: str = "duty"
 
     @classmethod
-    def of(cls, shift: Shift) -> ShiftOut:
+    def of(cls, shift: Shift) -> Self:
         return cls(id=shift.id, agent=shift.extension, start=shift.start, end=shift.end,
                    timezone=shift.timezone, note=shift.note, kind=shift.kind)
 
@@ -270,13 +292,84 @@ class OnShiftOut(BaseModel):
     agents: list[AgentOut]
 
 
+class FindingShiftOut(BaseModel):
+    id: int | None = Field(description="Set for a one-off shift; a pattern's shift has none.")
+    agent: str = Field(description="Who works it (after swaps).")
+    start: datetime = Field(description="Local time in `timezone`, with its UTC offset.")
+    end: datetime = Field(description="Local time in `timezone`, with its UTC offset.")
+    timezone: str
+    kind: str
+    note: str
+
+    @classmethod
+    def of(cls, shift: Shift) -> FindingShiftOut:
+        tz = zone(shift.timezone)
+        return cls(id=shift.id, agent=shift.extension, start=shift.start.astimezone(tz),
+                   end=shift.end.astimezone(tz), timezone=shift.timezone, kind=shift.kind, note=shift.note)
+
+
 class FindingOut(BaseModel):
-    severity: str
-    rule: str
+    severity: Literal["error", "warning"]
+    rule: Literal["overlap", "max_shift", "min_rest"]
     agent: str
-    start: datetime
-    end: datetime
+    start: datetime = Field(description="UTC: the start of the first shift involved.")
+    end: datetime = Field(description="UTC: the end of the last shift involved.")
+    shifts: list[FindingShiftOut] = Field(description="The shift too long, or the two shifts that overlap or "
+                                                      "leave too little rest between them, in that order.")
     message: str
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingOut:
+        return cls.model_validate({"severity": f.severity.value, "rule": f.rule, "agent": f.extension,
+                                   "start": f.start, "end": f.end, "message": f.message,
+                                   "shifts": [FindingShiftOut.of(s) for s in f.shifts]})
+
+
+class RefusedOut(BaseModel):
+    """The 422 body of an edit refused by the rules."""
+
+    detail: str = Field(description="The findings in sentences (the first five) for a person to read.")
+    findings: list[FindingOut] = Field(description="Every finding of severity error the edit would add.")
+
+
+class Warned(BaseModel):
+    warnings: list[FindingOut] = Field([], description="Findings of severity warning this edit added; it was "
+                                                       "made all the same.")
+
+    def warned(self, warnings: list[Finding]) -> Self:
+        """This response with ``warnings`` (a finding list collected by ``RotaStore.collecting_warnings``)."""
+        self.warnings = [FindingOut.of(f) for f in warnings]
+        return self
+
+
+class ShiftEdited(Warned, ShiftOut):
+    pass
+
+
+class TemplateEdited(Warned, TemplateOut):
+    pass
+
+
+class PatternEdited(Warned, PatternOut):
+    pass
+
+
+class HolidayEdited(Warned, HolidayOut):
+    pass
+
+
+class SwapEdited(Warned, SwapOut):
+    pass
+
+
+class ImportEdited(Warned, ImportOut):
+    pass
+
+
+class CopyWeekOut(Warned):
+    shifts: list[ShiftOut] = Field(description="The one-off shifts added to the target week.")
+    breaks: list[BreakOut] = Field(description="The one-off breaks added to the target week.")
+    skipped: list[str] = Field(description="Entries of the source week not copied, and why.")
 
 
 class ValidationOut(BaseModel):
@@ -337,6 +430,8 @@ class StaffingCheckIn(BaseModel):
     interval_minutes: Literal[15, 30] = 30
     forecast: list[DemandIn] | None = None
     history_weeks: int = 4
+    timezone: str = Field("UTC", description="The site's time zone: history is read at the same local time "
+                                             "of day, across DST changes.", examples=["Europe/Paris"])
     aht_s: float = Field(180, gt=0)
     service_level: float = Field(0.8, gt=0, lt=1)
     answer_s: float = Field(20, ge=0)
@@ -364,7 +459,7 @@ class AuditOut(BaseModel):
     after: Any
 
 
-class ImportFileOut(BaseModel):
+class ImportFileOut(Warned):
     shifts: int
     absences: int
 
@@ -424,13 +519,13 @@ def add_template(body: TemplateIn, store: StoreDep, services: ServicesDep) -> Te
     return _template_out(template)
 
 
-@router.put("/templates/{template_id}", response_model=TemplateOut)
-def replace_template(template_id: int, body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateOut:
+@router.put("/templates/{template_id}", response_model=TemplateEdited)
+def replace_template(template_id: int, body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateEdited:
     """Change a template; every pattern using it follows."""
-    with _domain_errors():
+    with _domain_errors(), store.collecting_warnings() as warnings:
         template = store.save_template(template_from_spec(body.model_dump(), template_id), ACTOR)
     _changed(services)
-    return _template_out(template)
+    return TemplateEdited.model_validate(template_to_spec(template)).warned(warnings)
 
 
 @router.delete("/templates/{template_id}", response_model=TemplateOut)
@@ -451,20 +546,20 @@ def _spec(body: PatternIn) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in body.model_dump().items() if v is not None}
 
 
-@router.post("/patterns", response_model=PatternOut, status_code=HTTPStatus.CREATED)
-def add_pattern(body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternOut:
-    with _domain_errors():
+@router.post("/patterns", response_model=PatternEdited, status_code=HTTPStatus.CREATED)
+def add_pattern(body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternEdited:
+    with _domain_errors(), store.collecting_warnings() as warnings:
         pattern = store.save_pattern(_spec(body), ACTOR)
     _changed(services)
-    return PatternOut(id=pattern.id, spec=pattern_to_spec(pattern))
+    return PatternEdited(id=pattern.id, spec=pattern_to_spec(pattern)).warned(warnings)
 
 
-@router.put("/patterns/{pattern_id}", response_model=PatternOut)
-def replace_pattern(pattern_id: int, body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternOut:
-    with _domain_errors():
+@router.put("/patterns/{pattern_id}", response_model=PatternEdited)
+def replace_pattern(pattern_id: int, body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternEdited:
+    with _domain_errors(), store.collecting_warnings() as warnings:
         pattern = store.save_pattern(_spec(body), ACTOR, pattern_id)
     _changed(services)
-    return PatternOut(id=pattern.id, spec=pattern_to_spec(pattern))
+    return PatternEdited(id=pattern.id, spec=pattern_to_spec(pattern)).warned(warnings)
 
 
 @router.delete("/patterns/{pattern_id}", response_model=PatternOut)
@@ -490,23 +585,23 @@ def list_shifts(store: StoreDep, start: Start = None, end: End = None,
         return [ShiftOut.of(shift) for shift in store.list_shifts(start, end)]
 
 
-@router.post("/shifts", response_model=ShiftOut, status_code=HTTPStatus.CREATED)
-def add_shift(body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut:
-    with _domain_errors():
+@router.post("/shifts", response_model=ShiftEdited, status_code=HTTPStatus.CREATED)
+def add_shift(body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
+    with _domain_errors(), store.collecting_warnings() as warnings:
         shift = store.add_shift(Shift.local(body.agent, body.start, body.end, body.timezone, note=body.note,
                                             kind=body.kind), ACTOR)
     _changed(services)
-    return ShiftOut.of(shift)
+    return ShiftEdited.of(shift).warned(warnings)
 
 
-@router.put("/shifts/{shift_id}", response_model=ShiftOut)
-def replace_shift(shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftOut:
+@router.put("/shifts/{shift_id}", response_model=ShiftEdited)
+def replace_shift(shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
     """Change a one-off shift (times, agent, kind, note); checked like a new one."""
-    with _domain_errors():
+    with _domain_errors(), store.collecting_warnings() as warnings:
         shift = store.update_shift(shift_id, Shift.local(body.agent, body.start, body.end, body.timezone,
                                                          note=body.note, kind=body.kind), ACTOR)
     _changed(services)
-    return ShiftOut.of(shift)
+    return ShiftEdited.of(shift).warned(warnings)
 
 
 @router.delete("/shifts/{shift_id}", response_model=ShiftOut)
@@ -518,13 +613,29 @@ def delete_shift(shift_id: int, store: StoreDep, services: ServicesDep) -> Shift
     return ShiftOut.of(shift)
 
 
-@router.post("/shifts/copy-week", response_model=list[ShiftOut], status_code=HTTPStatus.CREATED)
-def copy_week(body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> list[ShiftOut]:
-    """Copy the one-off shifts of one week (given by its Monday) onto another, same local times."""
-    with _domain_errors():
+@router.post("/shifts/copy-week", response_model=CopyWeekOut, status_code=HTTPStatus.CREATED)
+def copy_week(body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> CopyWeekOut:
+    """Copy the schedule set by hand for one week onto another (both given by their Monday), at the same
+    local wall-clock times, so a week copied across a DST change keeps its hours on the clock.
+
+    **Copied**, as one-off entries of the target week: the one-off shifts that start in the source week
+    (a local date in each shift's own time zone) and the one-off breaks taken during a shift that starts
+    in that week (also a break added to a pattern's shift).
+
+    **Not copied**: the shifts patterns give and their template breaks (patterns recur by themselves),
+    absences (leave and sickness are dated events, not a schedule), swaps and holidays.
+
+    **Skipped**, each with a sentence in `skipped`: an entry the target week has already (copying twice
+    adds nothing), a shift the clocks skip in the target week, a break whose agent has no shift around it
+    in the target week. The copy is one edit, checked like any other: an overlap with a shift of the
+    target week refuses all of it (422 with the findings); warnings come back in `warnings`.
+    """
+    with _domain_errors(), store.collecting_warnings() as warnings:
         copied = store.copy_week(body.source_monday, body.target_monday, ACTOR)
     _changed(services)
-    return [ShiftOut.of(s) for s in copied]
+    return CopyWeekOut(shifts=[ShiftOut.of(s) for s in copied.shifts],
+                       breaks=[BreakOut(id=b.id, agent=b.extension, start=b.start, end=b.end) for b in copied.breaks],
+                       skipped=list(copied.skipped)).warned(warnings)
 
 
 # --- absences, breaks, holidays, swaps ---------------------------------------------------------------
@@ -567,10 +678,11 @@ def replace_absence(absence_id: int, body: AbsenceIn, store: StoreDep, services:
 
 
 def _delete(kind: str, entry_id: int, store: RotaStore, services: ServicesDep) -> dict[str, Any]:
-    with _domain_errors():
+    """The entry removed, with the warnings its removal added (a holiday or swap gives shifts back)."""
+    with _domain_errors(), store.collecting_warnings() as warnings:
         before = store.delete_entry(kind, entry_id, ACTOR)
     _changed(services)
-    return dict(before)
+    return dict(before) | {"warnings": [FindingOut.of(f).model_dump(mode="json") for f in warnings]}
 
 
 @router.delete("/absences/{absence_id}", response_model=dict[str, Any])
@@ -588,6 +700,15 @@ def list_breaks(store: StoreDep, start: Start = None, end: End = None) -> list[B
 def add_break(body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
     with _domain_errors():
         item = store.add_break(Break(body.agent, body.start, body.end), ACTOR)
+    _changed(services)
+    return BreakOut(id=item.id, agent=item.extension, start=item.start, end=item.end)
+
+
+@router.put("/breaks/{break_id}", response_model=BreakOut)
+def replace_break(break_id: int, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
+    """Move or resize a one-off break, or give it to another agent."""
+    with _domain_errors():
+        item = store.update_break(break_id, Break(body.agent, body.start, body.end), ACTOR)
     _changed(services)
     return BreakOut(id=item.id, agent=item.extension, start=item.start, end=item.end)
 
@@ -611,6 +732,15 @@ def add_holiday(body: HolidayIn, store: StoreDep, services: ServicesDep) -> Holi
     return HolidayOut(id=holiday.id, day=holiday.day, name=holiday.name)
 
 
+@router.put("/holidays/{holiday_id}", response_model=HolidayEdited)
+def replace_holiday(holiday_id: int, body: HolidayIn, store: StoreDep, services: ServicesDep) -> HolidayEdited:
+    """Move a holiday to another day or rename it; the shifts it skipped on the old day come back."""
+    with _domain_errors(), store.collecting_warnings() as warnings:
+        holiday = store.update_holiday(holiday_id, Holiday(body.day, body.name), ACTOR)
+    _changed(services)
+    return HolidayEdited(id=holiday.id, day=holiday.day, name=holiday.name).warned(warnings)
+
+
 @router.delete("/holidays/{holiday_id}", response_model=dict[str, Any])
 def delete_holiday(holiday_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
     return _delete("holiday", holiday_id, store, services)
@@ -621,13 +751,22 @@ def list_swaps(store: StoreDep) -> list[SwapOut]:
     return [SwapOut(id=s.id, agent=s.extension, start=s.start, to=s.to, note=s.note) for s in store.list_swaps()]
 
 
-@router.post("/swaps", response_model=SwapOut, status_code=HTTPStatus.CREATED)
-def add_swap(body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapOut:
+@router.post("/swaps", response_model=SwapEdited, status_code=HTTPStatus.CREATED)
+def add_swap(body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
     """Hand the shift of ``agent`` starting at ``start`` to ``to``; two swaps make an exchange."""
-    with _domain_errors():
+    with _domain_errors(), store.collecting_warnings() as warnings:
         swap = store.add_swap(Swap(body.agent, body.start, body.to, body.note), ACTOR)
     _changed(services)
-    return SwapOut(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note)
+    return SwapEdited(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note).warned(warnings)
+
+
+@router.put("/swaps/{swap_id}", response_model=SwapEdited)
+def replace_swap(swap_id: int, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
+    """Change a swap: another shift, another agent taking it, a new note."""
+    with _domain_errors(), store.collecting_warnings() as warnings:
+        swap = store.update_swap(swap_id, Swap(body.agent, body.start, body.to, body.note), ACTOR)
+    _changed(services)
+    return SwapEdited(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note).warned(warnings)
 
 
 @router.delete("/swaps/{swap_id}", response_model=dict[str, Any])
@@ -638,15 +777,15 @@ def delete_swap(swap_id: int, store: StoreDep, services: ServicesDep) -> dict[st
 # --- the rota as a whole -----------------------------------------------------------------------------
 
 
-@router.post("/rota/import", response_model=ImportOut)
-def import_rota(body: RotaDocumentIn, store: StoreDep, services: ServicesDep) -> ImportSummary:
+@router.post("/rota/import", response_model=ImportEdited)
+def import_rota(body: RotaDocumentIn, store: StoreDep, services: ServicesDep) -> ImportEdited:
     """Apply a rota document all or nothing: agents upserted; its weekly entries replace the patterns and
     its shifts replace the one-off shifts not yet ended."""
     document: dict[str, Any] = body.model_dump()
-    with _domain_errors():
+    with _domain_errors(), store.collecting_warnings() as warnings:
         summary = store.import_rota(document, ACTOR)
     _changed(services)
-    return summary
+    return ImportEdited.model_validate(summary, from_attributes=True).warned(warnings)
 
 
 @router.get("/rota/on-shift", response_model=OnShiftOut)
@@ -663,9 +802,7 @@ def validation(store: StoreDep, start: Start = None, end: End = None) -> Validat
     with _domain_errors():
         findings = store.validate(start, end)
         issues = store.rota(start, end).issues
-    return ValidationOut(start=start, end=end, issues=list(issues), findings=[
-        FindingOut(severity=str(f.severity), rule=f.rule, agent=f.extension, start=f.start, end=f.end,
-                   message=f.message) for f in findings])
+    return ValidationOut(start=start, end=end, issues=list(issues), findings=[FindingOut.of(f) for f in findings])
 
 
 @router.post("/rota/coverage", response_model=CoverageOut)
@@ -691,7 +828,8 @@ def rota_staffing(body: StaffingCheckIn, store: StoreDep, services: ServicesDep)
         if body.forecast is not None:
             demand = [Demand(d.start, d.calls) for d in body.forecast]
         elif services.call_history is not None:
-            demand = forecast_from_history(services.call_history, start, end, step, body.history_weeks)
+            demand = forecast_from_history(services.call_history, start, end, step, body.history_weeks,
+                                           body.timezone)
         else:
             raise RotaError("Give a forecast: no call history source is configured yet.")
         rows = staffing_check(store.rota(start, end + step), demand, step,
@@ -736,7 +874,7 @@ async def import_file(request: Request, store: StoreDep, services: ServicesDep,
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     with _domain_errors():
         if content_type == "text/calendar":
-            entries = from_ical(data)
+            entries = from_ical(data, {agent.extension: agent.timezone for agent in store.list_agents()})
         elif content_type == "text/csv":
             try:
                 entries = from_csv(data.decode("utf-8"))
@@ -744,6 +882,7 @@ async def import_file(request: Request, store: StoreDep, services: ServicesDep,
                 raise RotaError("The CSV file is not UTF-8 text.") from None
         else:
             raise RotaError(f"Send text/calendar or text/csv, not {content_type or 'nothing'!r}.")
-        store.add_entries(list(entries.shifts), list(entries.absences), ACTOR)
+        with store.collecting_warnings() as warnings:
+            store.add_entries(list(entries.shifts), list(entries.absences), ACTOR)
     _changed(services)
-    return ImportFileOut(shifts=len(entries.shifts), absences=len(entries.absences))
+    return ImportFileOut(shifts=len(entries.shifts), absences=len(entries.absences)).warned(warnings)

@@ -2,8 +2,9 @@
 
 iCalendar: one VEVENT per shift and per absence, instants in UTC, the agent's extension in
 ``X-HOTLINE-AGENT``, the entry type in ``X-HOTLINE-TYPE`` (``shift`` or ``absence``) and its kind in
-``CATEGORIES``. Events from other calendars need ``X-HOTLINE-AGENT``; an all-day event is an absence
-(or shift) of whole days in UTC unless a ``TZID`` says otherwise.
+``CATEGORIES``. Events from other calendars need ``X-HOTLINE-AGENT``; an all-day event (a leave entered
+in a mail calendar) is an absence (or shift) of whole days in the agent's time zone, as the API's
+``first_day``/``last_day`` are (in UTC for an agent the reader is not told of).
 
 CSV: a header ``type,agent,start,end,timezone,kind,note``; ``start``/``end`` are ISO 8601 (without an
 offset, wall-clock times in ``timezone``). Errors name the row or event and the field.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import icalendar
 
@@ -71,13 +73,13 @@ def to_ical(agents: Iterable[Agent], shifts: Iterable[Shift], absences: Iterable
     return bytes(calendar.to_ical())
 
 
-def _instant(value: Any, where: str, field: str) -> datetime:
+def _instant(value: Any, where: str, field: str, days_in: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise RotaError(f"{where}: {field} {value.isoformat()} has no time zone; give it in UTC or with a TZID.")
         return value.astimezone(UTC)
     if isinstance(value, date):
-        return datetime.combine(value, datetime.min.time(), tzinfo=UTC)
+        return datetime.combine(value, datetime.min.time(), tzinfo=days_in).astimezone(UTC)
     raise RotaError(f"{where}: {field} is missing.")
 
 
@@ -91,8 +93,9 @@ def _category(event: Any) -> str | None:
     return str(cats[0]) if cats else None
 
 
-def from_ical(data: bytes) -> Entries:
-    """The shifts and absences of an iCalendar file; :class:`RotaError` naming the event if one is bad."""
+def from_ical(data: bytes, timezones: Mapping[str, str] | None = None) -> Entries:
+    """The shifts and absences of an iCalendar file; :class:`RotaError` naming the event if one is bad.
+    ``timezones`` gives the agents' zones (by extension), in which all-day events are whole days."""
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except ValueError as error:
@@ -104,12 +107,16 @@ def from_ical(data: bytes) -> Entries:
         agent = event.get("x-hotline-agent")
         if agent is None:
             raise RotaError(f"{where} has no X-HOTLINE-AGENT property naming the agent's extension.")
-        start = _instant(event.decoded("dtstart", None), where, "DTSTART")
+        try:
+            days_in = zone((timezones or {}).get(str(agent), "UTC"))
+        except RotaError as error:
+            raise RotaError(f"{where}: {error}") from None
+        start = _instant(event.decoded("dtstart", None), where, "DTSTART", days_in)
         raw_end = event.decoded("dtend", None)
         if raw_end is None and event.get("duration") is not None:
             end = start + event.decoded("duration")
         else:
-            end = _instant(raw_end, where, "DTEND")
+            end = _instant(raw_end, where, "DTEND", days_in)
         kind = _category(event)
         note = str(event.get("description") or "")
         try:

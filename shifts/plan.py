@@ -407,24 +407,86 @@ def _describe(pattern: Pattern) -> str:
     return "On-call rotation"
 
 
-def copy_week(shifts: Iterable[Shift], source_monday: date, target_monday: date) -> list[Shift]:
-    """The one-off ``shifts`` starting in the local week of ``source_monday``, moved to the week of
-    ``target_monday`` at the same local wall-clock times (so a week copied across a DST change keeps its
-    hours on the clock). Refuses a date that is not a Monday."""
+@dataclass(frozen=True)
+class CopiedWeek:
+    """What copying a week gives: one-off shifts and breaks for the target week, and in ``skipped`` a
+    sentence for each entry of the source week left out."""
+
+    shifts: tuple[Shift, ...]
+    breaks: tuple[Break, ...]
+    skipped: tuple[str, ...]
+
+
+def copy_week(plan: RotaPlan, source_monday: date, target_monday: date, target: Rota) -> CopiedWeek:
+    """The schedule a supervisor set by hand for the week of ``source_monday``, as one-off entries for the
+    week of ``target_monday`` at the same local wall-clock times (a week copied across a DST change keeps
+    its hours on the clock).
+
+    Copied: the one-off shifts of ``plan`` that start in the source week (a local date in the shift's own
+    zone), and its one-off breaks taken during a shift (one-off or from a pattern) that starts in that
+    week. Not copied: the shifts patterns give, with their template breaks (they recur by themselves),
+    absences (leave and sickness are dated events, not a schedule), swaps (one-time exchanges) and
+    holidays. Left out with a sentence in ``skipped``: an entry already in ``target`` (the target week's
+    rota as it is: copying twice adds nothing), a shift the clocks skip in the target week, a break the
+    agent has no shift around in the target week. Refuses a date that is not a Monday.
+    """
     for what, day in (("source", source_monday), ("target", target_monday)):
         if day.weekday() != 0:
             raise RotaError(f"The {what} week must be given by its Monday; {day} is a {DAYS[day.weekday()]}.")
     offset = target_monday - source_monday
-    copied = []
-    for shift in shifts:
-        tz = zone(shift.timezone)
-        local_start, local_end = shift.start.astimezone(tz), shift.end.astimezone(tz)
-        if not source_monday <= local_start.date() < source_monday + timedelta(days=7):
+
+    def in_week(shift: Shift) -> bool:
+        return source_monday <= shift.start.astimezone(zone(shift.timezone)).date() < source_monday + timedelta(7)
+
+    def move(instant: datetime, tz: ZoneInfo) -> datetime:
+        # fold=0 as in ShiftTemplate.span: a skipped time moves past the gap, a repeated one is the first.
+        return (instant.astimezone(tz).replace(tzinfo=None) + offset).replace(tzinfo=tz)
+
+    def around(item: Break, shifts: Iterable[Shift]) -> Shift | None:
+        return next((s for s in shifts if s.extension == item.extension and s.start <= item.start
+                     and item.end <= s.end), None)
+
+    taken = {(s.extension, s.start, s.end) for s in target.shifts}
+    shifts: list[Shift] = []
+    skipped: list[str] = []
+    for shift in sorted(plan.shifts, key=lambda s: (s.start, s.extension)):
+        if not in_week(shift):
             continue
-        start = (local_start.replace(tzinfo=None) + offset).replace(tzinfo=tz)
-        end = (local_end.replace(tzinfo=None) + offset).replace(tzinfo=tz)
-        copied.append(Shift(shift.extension, start, end, shift.timezone, note=shift.note, kind=shift.kind))
-    return copied
+        tz = zone(shift.timezone)
+        try:
+            copy = Shift(shift.extension, move(shift.start, tz), move(shift.end, tz), shift.timezone,
+                         note=shift.note, kind=shift.kind)
+        except RotaError:
+            skipped.append(f"Shift of {shift.extension} {shift.describe()}: the clocks skip all of it in the "
+                           "target week.")
+            continue
+        if (copy.extension, copy.start, copy.end) in taken:
+            skipped.append(f"Shift of {copy.extension} {copy.describe()} is in the target week already.")
+            continue
+        taken.add((copy.extension, copy.start, copy.end))
+        shifts.append(copy)
+
+    week = (datetime.combine(source_monday, time(0), tzinfo=UTC) - timedelta(days=2),
+            datetime.combine(source_monday, time(0), tzinfo=UTC) + timedelta(days=9))
+    source_shifts = plan.expand(*week).shifts
+    on_target = [*target.shifts, *shifts]
+    taken_breaks = {(b.extension, b.start, b.end) for b in target.breaks}
+    breaks: list[Break] = []
+    for item in sorted(plan.breaks, key=lambda b: (b.start, b.extension)):
+        found = around(item, source_shifts)
+        if found is None or not in_week(found):
+            continue  # not part of that week's schedule (outside any shift, or in one of another week)
+        tz = zone(found.timezone)
+        moved = Break(item.extension, move(item.start, tz), move(item.end, tz))
+        local = f"{moved.start.astimezone(tz):%a %Y-%m-%d %H:%M} to {moved.end.astimezone(tz):%H:%M} {tz.key}"
+        if (moved.extension, moved.start, moved.end) in taken_breaks:
+            skipped.append(f"Break of {moved.extension} {local} is in the target week already.")
+        elif around(moved, on_target) is None:
+            skipped.append(f"Break of {moved.extension} {local}: the agent has no shift around it in the "
+                           "target week.")
+        else:
+            breaks.append(moved)
+    return CopiedWeek(tuple(shifts), tuple(breaks), tuple(skipped))
 
 
 def expand(pattern: Pattern, from_date: date, days: int) -> list[Shift]:

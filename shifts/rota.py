@@ -360,10 +360,6 @@ class Rota:
                     self._available[extension] = free
         return self._available
 
-    def routable_intervals(self, grace: timedelta = timedelta(0)) -> Mapping[str, list[Interval]]:
-        """Per agent, when they may receive a new call: available, less ``grace`` before each end."""
-        return {ext: spans for ext, (spans, _) in self._routable_index(grace).items()}
-
     def _routable_index(self, grace: timedelta) -> dict[str, tuple[list[Interval], list[datetime]]]:
         if grace < timedelta(0):
             raise RotaError(f"The end-of-shift grace must not be negative (got {grace}).")
@@ -433,5 +429,3 @@ class Rota:
         boundaries = (self.boundary_at(t, grace) for t in self.change_instants(after, until, grace))
         return [b for b in boundaries if b is not None]
 
-    def shifts_of(self, extension: str) -> list[Shift]:
-        return [shift for shift in self.shifts if shift.extension == extension]

@@ -44,7 +44,9 @@ class Rules:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong with the rota: ``rule`` broken, by whom, when, and a sentence saying what."""
+    """One thing wrong with the rota: ``rule`` broken, by whom, when (from the start of the first shift
+    to the end of the last), the ``shifts`` involved (one for ``max_shift``, two for ``overlap`` and
+    ``min_rest``) and a sentence saying what."""
 
     severity: Severity
     rule: str
@@ -52,6 +54,12 @@ class Finding:
     start: datetime
     end: datetime
     message: str
+    shifts: tuple[Shift, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, datetime, datetime]:
+        """What identifies the finding across two checks of the same rota (not its severity or text)."""
+        return self.rule, self.extension, self.start, self.end
 
 
 def check(rota: Rota, rules: Rules = Rules(), *, start: datetime | None = None,
@@ -69,7 +77,8 @@ def check(rota: Rota, rules: Rules = Rules(), *, start: datetime | None = None,
         last = second if second is not None else first
         if (start is not None and last.end <= start) or (end is not None and first.start >= end):
             return
-        findings.append(Finding(severity, rule, extension, first.start, last.end, text))
+        findings.append(Finding(severity, rule, extension, first.start, last.end, text,
+                                (first,) if second is None else (first, second)))
 
     for extension, shifts in by_agent.items():
         latest: Shift | None = None  # the shift ending last so far
@@ -99,7 +108,8 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 
 
 class RuleViolation(RotaError):
-    """An edit would break rules whose severity is ``error``; ``findings`` lists them."""
+    """An edit would break rules whose severity is ``error``; ``findings`` lists them all (the message
+    quotes the first five)."""
 
     SHOWN = 5
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from shifts.erlang import Staffing, StaffingError, agents_needed
-from shifts.rota import Rota, merge, require_aware, subtract
+from shifts.rota import Rota, merge, require_aware, subtract, zone
 
 INTERVALS = (timedelta(minutes=15), timedelta(minutes=30))
 
@@ -69,22 +69,35 @@ def check_interval(step: timedelta) -> timedelta:
 
 
 def forecast_from_history(history: CallHistory, start: datetime, end: datetime, step: timedelta,
-                          weeks: int = 4) -> list[Demand]:
+                          weeks: int = 4, timezone: str = "UTC") -> list[Demand]:
     """Expected calls per interval of ``[start, end)``: the mean of the same interval (same weekday and
-    time, in UTC) over the ``weeks`` weeks before ``start``."""
+    wall-clock time in ``timezone``, the site's: callers keep their local hours across a DST change)
+    over the ``weeks`` weeks before ``start``."""
     require_aware(start, "The start of the period")
     check_interval(step)
     if weeks < 1:
         raise StaffingError(f"At least one week of history is needed, got {weeks}.")
-    week = timedelta(days=7)
-    past = [history.arrivals(start - k * week, end - k * week, step) for k in range(1, weeks + 1)]
-    demand = []
+    tz = zone(timezone)
+
+    def weeks_before(instant: datetime, k: int) -> datetime:
+        # fold=0: a wall-clock time the clocks skip moves past the gap, a repeated one is the first.
+        wall = instant.astimezone(tz).replace(tzinfo=None) - timedelta(weeks=k)
+        return wall.replace(tzinfo=tz).astimezone(UTC)
+
+    starts = []
     t = start
     while t < end:
-        calls = sum(counts.get(t - (k + 1) * week, 0) for k, counts in enumerate(past)) / weeks
-        demand.append(Demand(t, calls))
+        starts.append(t)
         t += step
-    return demand
+    if not starts:
+        return []
+    totals = [0.0] * len(starts)
+    for k in range(1, weeks + 1):
+        keys = [weeks_before(t, k) for t in starts]
+        counts = history.arrivals(min(keys), max(keys) + step, step)
+        for i, key in enumerate(keys):
+            totals[i] += counts.get(key, 0)
+    return [Demand(t, total / weeks) for t, total in zip(starts, totals, strict=True)]
 
 
 def rostered(rota: Rota, start: datetime, end: datetime) -> int:

@@ -10,13 +10,15 @@ Every edit writes one ``rota_audit`` row: actor, action, before and after.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
 
 from shifts import orm
 from shifts.document import (
@@ -26,10 +28,10 @@ from shifts.document import (
     template_from_spec,
     template_to_spec,
 )
-from shifts.plan import Holiday, Pattern, RotaPlan, ShiftTemplate, Swap, copy_week
+from shifts.plan import CopiedWeek, Holiday, Pattern, RotaPlan, ShiftTemplate, Swap, copy_week
 from shifts.rota import Absence, Agent, Break, Rota, RotaError, Shift, require_aware
 from shifts.rotafile import read_rota_file
-from shifts.rules import Finding, Rules, RuleViolation, check, errors
+from shifts.rules import Finding, Rules, RuleViolation, Severity, check, errors
 
 
 class NotFoundError(LookupError):
@@ -57,6 +59,11 @@ class ImportSummary:
     shifts: int
     replaced: int
     patterns: int = 0
+
+
+_T = TypeVar("_T")
+# A swap names a shift by its start; the shift it moves lies within this of that start.
+_SWAPPED_SHIFT = timedelta(days=1)
 
 
 def utc_now() -> datetime:
@@ -91,6 +98,18 @@ def swap_json(swap: Swap) -> dict[str, Any]:
             "note": swap.note}
 
 
+def _union(a: Shift | Absence | Break, b: Shift | Absence | Break) -> tuple[datetime, datetime]:
+    """The span from the earlier start to the later end of an entry before and after an edit."""
+    return min(a.start, b.start), max(a.end, b.end)
+
+
+def _days_span(first: date, last: date) -> tuple[datetime, datetime]:
+    """The UTC instants of local dates ``first`` to ``last`` in any time zone (UTC-12 to UTC+14 and a
+    night shift starting the day before)."""
+    return (datetime.combine(first, datetime.min.time(), tzinfo=UTC) - timedelta(days=1),
+            datetime.combine(last, datetime.min.time(), tzinfo=UTC) + timedelta(days=2))
+
+
 def _agent(row: Any) -> Agent:
     return Agent(row.extension, row.name, row.level, skills=tuple(row.skills or ()), timezone=row.timezone)
 
@@ -104,6 +123,7 @@ _SHIFT_COLUMNS = (orm.shifts.c.id, orm.agents.c.extension, orm.shifts.c.start_ut
 
 
 DEFAULT_RULES = Rules()
+_EDIT_WARNINGS: ContextVar[list[Finding] | None] = ContextVar("rota_edit_warnings", default=None)
 
 
 class RotaStore:
@@ -172,6 +192,13 @@ class RotaStore:
             row = self._agent_row(conn, extension, lock=True)
             if row is None:
                 raise NotFoundError(f"There is no agent with extension {extension!r}.")
+            naming = [r.id for r in conn.execute(select(orm.rota_patterns).order_by(orm.rota_patterns.c.id))
+                      if extension == r.spec.get("agent") or extension in (r.spec.get("agents") or ())]
+            if naming:
+                listed = ", ".join(str(i) for i in naming)
+                plural = len(naming) > 1
+                raise RotaError(f"Agent {extension} is named by pattern{'s' if plural else ''} {listed}; change or "
+                                f"delete {'them' if plural else 'it'} first.")
             conn.execute(delete(orm.agents).where(orm.agents.c.id == row.id))
             return agent_json(_agent(row)), None, None
         before, _ = self._edit("delete_agent", actor, apply)
@@ -199,7 +226,7 @@ class RotaStore:
         values = {"name": template.name, "start": template.start, "end": template.end, "kind": template.kind,
                   "breaks": template_to_spec(template)["breaks"]}
 
-        def apply(conn: Connection) -> tuple[Any, Any, None]:
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             clash = conn.execute(select(orm.shift_templates.c.id).where(
                 orm.shift_templates.c.name == template.name)).first()
             if clash is not None and clash.id != template.id:
@@ -214,7 +241,7 @@ class RotaStore:
             if old_name != template.name:
                 self._rename_template(conn, old_name, template.name)
             return (template_to_spec(template_from_spec(dict(before._mapping), before.id)),
-                    template_to_spec(template) | {"id": template.id}, None)
+                    template_to_spec(template) | {"id": template.id}, self._first_days_of_users(conn, template.name))
         _, after = self._edit("save_template", actor, apply)
         return template_from_spec(after, after["id"])
 
@@ -227,22 +254,28 @@ class RotaStore:
         return template_from_spec(before, before["id"])
 
     def list_patterns(self) -> list[Pattern]:
-        return list(self.plan(self.now(), self.now()).patterns)
+        with self._engine.connect() as conn:
+            templates = self._templates(conn)
+            return [pattern_from_spec(row.spec, templates, row.id)
+                    for row in conn.execute(select(orm.rota_patterns).order_by(orm.rota_patterns.c.id))]
 
     def save_pattern(self, spec: Mapping[str, Any], actor: str, pattern_id: int | None = None) -> Pattern:
         """Add a pattern from its plain form (:func:`shifts.document.pattern_from_spec`), or replace the one
-        with ``pattern_id``."""
-        def apply(conn: Connection) -> tuple[Any, Any, None]:
+        with ``pattern_id``. A pattern that starts after the checked window is checked over its first
+        ``check_days``."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             pattern = pattern_from_spec(spec, self._templates(conn))
             stored = {k: v for k, v in pattern_to_spec(pattern).items() if k != "id"}
+            first = pattern.valid_from
+            span = _days_span(first, first + timedelta(days=self.check_days)) if first is not None else None
             if pattern_id is None:
                 result = conn.execute(insert(orm.rota_patterns).values(kind=stored["kind"], spec=stored))
                 new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-                return None, stored | {"id": new_id}, None
+                return None, stored | {"id": new_id}, span
             before = self._row(conn, orm.rota_patterns, pattern_id, "pattern")
             conn.execute(update(orm.rota_patterns).where(orm.rota_patterns.c.id == pattern_id)
                          .values(kind=stored["kind"], spec=stored))
-            return dict(before.spec) | {"id": pattern_id}, stored | {"id": pattern_id}, None
+            return dict(before.spec) | {"id": pattern_id}, stored | {"id": pattern_id}, span
         _, after = self._edit("save_pattern", actor, apply)
         with self._engine.connect() as conn:
             return pattern_from_spec(after, self._templates(conn), after["id"])
@@ -272,6 +305,8 @@ class RotaStore:
         stored_absences: list[Absence] = []
 
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
+            stored.clear()
+            stored_absences.clear()
             ids = self._agent_ids(conn)
             entries: list[Shift | Absence] = [*shifts, *absences]
             for entry in entries:
@@ -317,8 +352,7 @@ class RotaStore:
             conn.execute(update(orm.shifts).where(orm.shifts.c.id == shift_id).values(
                 agent_id=self._agent_id(conn, shift.extension), start_utc=shift.start, end_utc=shift.end,
                 timezone=shift.timezone, note=shift.note, kind=shift.kind))
-            span = (min(before.start, shift.start), max(before.end, shift.end))
-            return shift_json(before), shift_json(shift) | {"id": shift_id}, span
+            return shift_json(before), shift_json(shift) | {"id": shift_id}, _union(before, shift)
         self._edit("update_shift", actor, apply)
         return Shift(shift.extension, shift.start, shift.end, shift.timezone, id=shift_id, note=shift.note,
                      kind=shift.kind)
@@ -330,13 +364,35 @@ class RotaStore:
         with self._engine.connect() as conn:
             return [s for s in self._shifts(conn, start, end) if s.end > start and s.start < end]
 
-    def copy_week(self, source_monday: date, target_monday: date, actor: str) -> list[Shift]:
-        """Copy the one-off shifts of a week onto another (same local wall-clock times)."""
-        with self._engine.connect() as conn:
-            around = datetime.combine(source_monday, datetime.min.time(), tzinfo=UTC)
-            source = self._shifts(conn, around - timedelta(days=2), around + timedelta(days=9))
-        copied = copy_week(source, source_monday, target_monday)
-        return self.add_shifts(copied, actor, action="copy_week") if copied else []
+    def copy_week(self, source_monday: date, target_monday: date, actor: str) -> CopiedWeek:
+        """Copy the hand-made schedule of a week (one-off shifts and breaks) onto another week, as
+        :func:`shifts.plan.copy_week` says; one edit, all or nothing. Returns what was stored (with ids)."""
+        stored: list[CopiedWeek] = []
+
+        def week(monday: date) -> tuple[datetime, datetime]:
+            # A local week lies within UTC-12..UTC+14 of its UTC dates; a night or 24 h shift runs over.
+            midnight = datetime.combine(monday, datetime.min.time(), tzinfo=UTC)
+            return midnight - timedelta(days=2), midnight + timedelta(days=9)
+
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
+            target_span = week(target_monday)
+            target = self._plan(conn, *target_span).expand(*target_span)
+            copied = copy_week(self._plan(conn, *week(source_monday)), source_monday, target_monday, target)
+            ids = self._agent_ids(conn)
+            shifts = self._insert_shifts(conn, ids, copied.shifts)
+            breaks = []
+            for item in copied.breaks:
+                result = conn.execute(insert(orm.breaks).values(agent_id=ids[item.extension], start_utc=item.start,
+                                                                end_utc=item.end))
+                assert result.inserted_primary_key is not None
+                breaks.append(Break(item.extension, item.start, item.end, result.inserted_primary_key[0]))
+            stored[:] = [CopiedWeek(tuple(shifts), tuple(breaks), copied.skipped)]
+            after = {"source_monday": source_monday.isoformat(), "target_monday": target_monday.isoformat(),
+                     "shifts": [shift_json(s) for s in shifts], "breaks": [break_json(b) for b in breaks],
+                     "skipped": list(copied.skipped)}
+            return None, after, target_span
+        self._edit("copy_week", actor, apply)
+        return stored[0]
 
     # --- absences, breaks, holidays, swaps ---------------------------------------------------------
 
@@ -354,14 +410,11 @@ class RotaStore:
     def update_absence(self, absence_id: int, absence: Absence, actor: str) -> Absence:
         """Replace the absence with ``absence_id`` (to end a sickness early, extend leave...), same id."""
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
-            before = next((a for a in self._absences(conn, None, None) if a.id == absence_id), None)
-            if before is None:
-                raise NotFoundError(f"There is no absence with id {absence_id}.")
+            before = self._one(self._absences(conn, None, None, entry_id=absence_id), "absence", absence_id)
             conn.execute(update(orm.absences).where(orm.absences.c.id == absence_id).values(
                 agent_id=self._agent_id(conn, absence.extension), start_utc=absence.start, end_utc=absence.end,
                 kind=absence.kind, note=absence.note))
-            span = (min(before.start, absence.start), max(before.end, absence.end))
-            return absence_json(before), absence_json(absence) | {"id": absence_id}, span
+            return absence_json(before), absence_json(absence) | {"id": absence_id}, _union(before, absence)
         self._edit("update_absence", actor, apply)
         return Absence(absence.extension, absence.start, absence.end, absence.kind, absence.note, absence_id)
 
@@ -375,6 +428,17 @@ class RotaStore:
         _, after = self._edit("add_break", actor, apply)
         return Break(item.extension, item.start, item.end, after["id"])
 
+    def update_break(self, break_id: int, item: Break, actor: str) -> Break:
+        """Replace the break with ``break_id`` (move it, lengthen it, give it to another agent), same id."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
+            before = self._one(self._spans(conn, orm.breaks, None, None, entry_id=break_id), "break", break_id)
+            conn.execute(update(orm.breaks).where(orm.breaks.c.id == break_id).values(
+                agent_id=self._agent_id(conn, item.extension), start_utc=item.start, end_utc=item.end))
+            old = Break(before.extension, before.start_utc, before.end_utc, break_id)
+            return break_json(old), break_json(item) | {"id": break_id}, _union(old, item)
+        self._edit("update_break", actor, apply)
+        return Break(item.extension, item.start, item.end, break_id)
+
     def add_holiday(self, holiday: Holiday, actor: str) -> Holiday:
         def apply(conn: Connection) -> tuple[Any, Any, None]:
             if conn.execute(select(orm.holidays.c.id).where(orm.holidays.c.day == holiday.day)).first():
@@ -385,15 +449,43 @@ class RotaStore:
         _, after = self._edit("add_holiday", actor, apply)
         return Holiday(holiday.day, holiday.name, after["id"])
 
+    def update_holiday(self, holiday_id: int, holiday: Holiday, actor: str) -> Holiday:
+        """Replace the holiday with ``holiday_id`` (another day or name), same id. Shifts skipped on the
+        old day come back and are checked like any edit."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
+            row = self._row(conn, orm.holidays, holiday_id, "holiday")
+            clash = conn.execute(select(orm.holidays.c.id).where(orm.holidays.c.day == holiday.day)).first()
+            if clash is not None and clash.id != holiday_id:
+                raise RotaError(f"{holiday.day} is already a holiday (id {clash.id}).")
+            conn.execute(update(orm.holidays).where(orm.holidays.c.id == holiday_id).values(
+                day=holiday.day, name=holiday.name))
+            old = Holiday(row.day, row.name, holiday_id)
+            first, last = sorted((old.day, holiday.day))
+            return holiday_json(old), holiday_json(holiday) | {"id": holiday_id}, _days_span(first, last)
+        self._edit("update_holiday", actor, apply)
+        return Holiday(holiday.day, holiday.name, holiday_id)
+
     def add_swap(self, swap: Swap, actor: str) -> Swap:
         def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
             result = conn.execute(insert(orm.swaps).values(
                 agent_id=self._agent_id(conn, swap.extension), to_agent_id=self._agent_id(conn, swap.to),
                 start_utc=swap.start, note=swap.note))
             new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-            return None, swap_json(swap) | {"id": new_id}, (swap.start, swap.start + timedelta(days=1))
+            return None, swap_json(swap) | {"id": new_id}, (swap.start, swap.start + _SWAPPED_SHIFT)
         _, after = self._edit("add_swap", actor, apply)
         return Swap(swap.extension, swap.start, swap.to, swap.note, after["id"])
+
+    def update_swap(self, swap_id: int, swap: Swap, actor: str) -> Swap:
+        """Replace the swap with ``swap_id`` (another shift, another agent taking it, a new note), same id."""
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime]]:
+            before = self._one([s for s in self._swaps(conn) if s.id == swap_id], "swap", swap_id)
+            conn.execute(update(orm.swaps).where(orm.swaps.c.id == swap_id).values(
+                agent_id=self._agent_id(conn, swap.extension), to_agent_id=self._agent_id(conn, swap.to),
+                start_utc=swap.start, note=swap.note))
+            first, last = sorted((before.start, swap.start))
+            return swap_json(before), swap_json(swap) | {"id": swap_id}, (first, last + _SWAPPED_SHIFT)
+        self._edit("update_swap", actor, apply)
+        return Swap(swap.extension, swap.start, swap.to, swap.note, swap_id)
 
     def list_absences(self, start: datetime, end: datetime) -> list[Absence]:
         with self._engine.connect() as conn:
@@ -419,11 +511,14 @@ class RotaStore:
             raise NotFoundError(f"There is no kind of rota entry called {kind!r}.")
         table = tables[kind]
 
-        def apply(conn: Connection) -> tuple[Any, Any, None]:
+        def apply(conn: Connection) -> tuple[Any, Any, tuple[datetime, datetime] | None]:
             row = self._row(conn, table, entry_id, kind)
             conn.execute(delete(table).where(table.c.id == entry_id))
-            return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in row._mapping.items()}, \
-                None, None
+            # Removing a holiday or a swap brings shifts back, to be checked where they are.
+            span = (_days_span(row.day, row.day) if kind == "holiday"
+                    else (row.start_utc, row.start_utc + _SWAPPED_SHIFT) if kind == "swap" else None)
+            return ({k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in row._mapping.items()},
+                    None, span)
         before, _ = self._edit(f"delete_{kind}", actor, apply)
         return before
 
@@ -492,34 +587,64 @@ class RotaStore:
 
     # --- the edit transaction ----------------------------------------------------------------------
 
+    @staticmethod
+    @contextmanager
+    def collecting_warnings() -> Iterator[list[Finding]]:
+        """Collect, in the list this yields, the findings of severity ``warning`` that the edits made inside
+        the block add: they are accepted, unlike errors, but the supervisor should hear of them."""
+        found: list[Finding] = []
+        token = _EDIT_WARNINGS.set(found)
+        try:
+            yield found
+        finally:
+            _EDIT_WARNINGS.reset(token)
+
     def _edit(self, action: str, actor: str,
               apply: Callable[[Connection], tuple[Any, Any, tuple[datetime, datetime] | None]],
               now: datetime | None = None) -> tuple[Any, Any]:
         """Run ``apply`` in one transaction, refuse it if the plan no longer expands or it adds an error
-        finding in the checked window (now .. now + check_days, and the edited span), audit it."""
+        finding, audit it; the warnings it adds go to :meth:`collecting_warnings`.
+
+        Findings are compared before and after the edit over the checked window (now - 1 day .. now +
+        ``check_days``) and over the span ``apply`` says the edit touches. That span is known only once
+        ``apply`` has run: when it reaches outside the window, the transaction is rolled back, the span
+        checked as it was, and ``apply`` run again (so it must be re-runnable); so a finding that was
+        there before never blocks an unrelated edit, however far ahead.
+        """
         now = self.now() if now is None else now
-        window_start, window_end = now - timedelta(days=1), now + timedelta(days=self.check_days)
-        with self._write_lock, self._engine.begin() as conn:
-            def findings(start: datetime, end: datetime) -> set[tuple[str, str, datetime, datetime]]:
-                rota = self._plan(conn, start - timedelta(days=1), end + timedelta(days=1)).expand(
-                    start - timedelta(days=1), end + timedelta(days=1))
-                return {(f.rule, f.extension, f.start, f.end) for f in errors(check(rota, self.rules, start=start,
-                                                                                         end=end))}
-            before_window = findings(window_start, window_end)
-            before, after, span = apply(conn)
-            new_window = findings(window_start, window_end) - before_window
-            new_span: set[tuple[str, str, datetime, datetime]] = set()
-            if span is not None and not (window_start <= span[0] and span[1] <= window_end):
-                # The plan is as it was outside the edit: compare the span before and after by re-checking.
-                new_span = findings(span[0], span[1])
-            added = new_window | new_span
-            if added:
-                rota = self._plan(conn, None, None).expand(min(f[2] for f in added) - timedelta(days=1),
-                                                           max(f[3] for f in added) + timedelta(days=1))
-                found = [f for f in errors(check(rota, self.rules))
-                         if (f.rule, f.extension, f.start, f.end) in added]
-                raise RuleViolation(found)
-            self._audit(conn, actor, action, before, after)
+        window = (now - timedelta(days=1), now + timedelta(days=self.check_days))
+        regions = [window]
+        with self._write_lock:
+            while True:
+                with self._engine.connect() as conn, conn.begin() as transaction:
+                    def findings() -> dict[tuple[str, str, datetime, datetime], Finding]:
+                        found: dict[tuple[str, str, datetime, datetime], Finding] = {}
+                        for start, end in regions:
+                            margin = timedelta(days=1)
+                            rota = self._plan(conn, start - margin, end + margin).expand(start - margin,
+                                                                                         end + margin)
+                            found |= {f.key: f for f in check(rota, self.rules, start=start, end=end)}
+                        return found
+                    before_found = findings()
+                    last_shift_id = conn.execute(select(func.max(orm.shifts.c.id))).scalar() or 0
+                    before, after, span = apply(conn)
+                    if span is not None and not any(a <= span[0] and span[1] <= b for a, b in regions):
+                        transaction.rollback()
+                        regions.append(span)
+                        continue
+                    added = sorted((f for key, f in findings().items() if key not in before_found),
+                                   key=lambda f: (f.start, f.extension, f.rule))
+                    refused = errors(added)
+                    if refused:
+                        # A shift this edit inserted is rolled back with it: its id would name nothing.
+                        raise RuleViolation([replace(f, shifts=tuple(
+                            replace(s, id=None) if (s.id or 0) > last_shift_id else s for s in f.shifts))
+                            for f in refused])
+                    self._audit(conn, actor, action, before, after)
+                break
+        collector = _EDIT_WARNINGS.get()
+        if collector is not None:
+            collector.extend(f for f in added if f.severity is Severity.WARNING)
         return before, after
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -527,6 +652,16 @@ class RotaStore:
     def _templates(self, conn: Connection) -> dict[str, ShiftTemplate]:
         rows = conn.execute(select(orm.shift_templates))
         return {row.name: template_from_spec(dict(row._mapping), row.id) for row in rows}
+
+    def _first_days_of_users(self, conn: Connection, name: str) -> tuple[datetime, datetime] | None:
+        """The first ``check_days`` of the patterns using template ``name`` that have a start date (a
+        change far ahead is checked where it first shows), as one span; ``None`` if none has."""
+        firsts = [date.fromisoformat(row.spec["valid_from"]) for row in conn.execute(select(orm.rota_patterns))
+                  if row.spec.get("valid_from")
+                  and (row.spec.get("template") == name or name in (row.spec.get("cycle") or ()))]
+        if not firsts:
+            return None
+        return _days_span(min(firsts), max(firsts) + timedelta(days=self.check_days))
 
     def _rename_template(self, conn: Connection, old: str, new: str) -> None:
         for row in conn.execute(select(orm.rota_patterns)).all():
@@ -579,17 +714,27 @@ class RotaStore:
         return [_shift(row) for row in conn.execute(query)]
 
     @staticmethod
-    def _spans(conn: Connection, table: Table, start: datetime | None, end: datetime | None) -> list[Row[Any]]:
+    def _one(found: list[_T], what: str, entry_id: int) -> _T:
+        if not found:
+            raise NotFoundError(f"There is no {what} with id {entry_id}.")
+        return found[0]
+
+    @staticmethod
+    def _spans(conn: Connection, table: Table, start: datetime | None, end: datetime | None,
+               entry_id: int | None = None) -> list[Row[Any]]:
         query = select(table, orm.agents.c.extension).join(orm.agents, orm.agents.c.id == table.c.agent_id)
+        if entry_id is not None:
+            query = query.where(table.c.id == entry_id)
         if end is not None:
             query = query.where(table.c.start_utc <= end)
         if start is not None:
             query = query.where(table.c.end_utc >= start)
         return list(conn.execute(query.order_by(table.c.start_utc)))
 
-    def _absences(self, conn: Connection, start: datetime | None, end: datetime | None) -> list[Absence]:
+    def _absences(self, conn: Connection, start: datetime | None, end: datetime | None,
+                  entry_id: int | None = None) -> list[Absence]:
         return [Absence(r.extension, r.start_utc, r.end_utc, r.kind, r.note, r.id)
-                for r in self._spans(conn, orm.absences, start, end)]
+                for r in self._spans(conn, orm.absences, start, end, entry_id)]
 
     def _breaks(self, conn: Connection, start: datetime | None, end: datetime | None) -> list[Break]:
         return [Break(r.extension, r.start_utc, r.end_utc, r.id) for r in self._spans(conn, orm.breaks, start, end)]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import Connection, text
 
 from cases.orm import metadata as cases_metadata
-from hotline.db import make_engine
+from hotline.db import make_migration_engine
 from shifts.orm import metadata as shifts_metadata
 
 config = context.config
@@ -20,16 +20,29 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _check_foreign_keys(connection: Connection) -> None:
+    """SQLite migrates with foreign keys off; refuse (roll back) a run that left a dangling reference."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.execute(text("PRAGMA foreign_key_check")).all()
+    if broken:
+        raise RuntimeError(f"The migration left rows referencing missing rows: {broken[:5]}.")
+
+
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    engine = make_migration_engine(url)
+    try:
+        with engine.connect() as connection:
+            # SQLite's DDL is transactional once the driver lets it be (see make_migration_engine).
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                              transactional_ddl=True)
+            with context.begin_transaction():
+                context.run_migrations()
+                _check_foreign_keys(connection)
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -88,6 +88,7 @@ def test_shifts_are_added_listed_and_deleted(client: TestClient, store: RotaStor
                                                    "note": "night"})
     assert response.status_code == 201
     created = response.json()
+    assert created.pop("warnings") == []
     assert created["agent"] == "1001" and created["note"] == "night"
     assert datetime.fromisoformat(created["start"]) == datetime(2026, 10, 24, 20, tzinfo=UTC)
     assert datetime.fromisoformat(created["end"]) == datetime(2026, 10, 25, 5, tzinfo=UTC)  # 9 h: fall back
@@ -163,7 +164,7 @@ def test_import_and_on_shift(client: TestClient, changes: ChangeRecorder) -> Non
     response = client.post("/api/v1/rota/import", json=document)
 
     assert response.status_code == 200
-    assert response.json() == {"agents": 2, "shifts": 1, "replaced": 0, "patterns": 2}
+    assert response.json() == {"agents": 2, "shifts": 1, "replaced": 0, "patterns": 2, "warnings": []}
     assert client.get("/api/v1/rota/on-shift").json() == {
         "at": "2026-10-21T09:30:00Z",
         "agents": [{"extension": "1001", "name": "Alice", "level": 1} | PLAIN,

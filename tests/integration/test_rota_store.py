@@ -12,6 +12,7 @@ from sqlalchemy.exc import StatementError
 
 from shifts import orm
 from shifts.rota import Agent, RotaError, Shift
+from shifts.rules import Rules, RuleViolation, Severity
 from shifts.store import RotaStore, ShiftNotFoundError
 
 pytestmark = pytest.mark.integration
@@ -91,6 +92,23 @@ def test_add_shift_refuses_an_overlap_and_writes_nothing(store: RotaStore, alice
 
     assert len(store.list_shifts(utc(2026, 10, 21), utc(2026, 10, 22))) == 2
     assert len(store.audit()) == audit_before + 1
+
+
+def test_a_finding_far_ahead_that_was_there_before_blocks_no_unrelated_edit(store: RotaStore, engine: Engine,
+                                                                           alice: Agent) -> None:
+    store.upsert_agent(Agent("1002", "Bob"), "test")
+    lenient = RotaStore(engine, clock=lambda: NOW, rules=Rules(overlap=Severity.WARNING))
+    far = utc(2027, 3, 1)  # months beyond the checked window
+    lenient.add_shift(Shift("1001", far + timedelta(hours=8), far + timedelta(hours=16), "UTC"), "sup")
+    lenient.add_shift(Shift("1001", far + timedelta(hours=12), far + timedelta(hours=20), "UTC"), "sup")
+
+    bob = store.add_shift(Shift("1002", far + timedelta(hours=8), far + timedelta(hours=16), "UTC"), "sup")
+    store.update_shift(bob.id or 0, Shift("1002", far + timedelta(hours=9), far + timedelta(hours=17), "UTC"), "sup")
+    with pytest.raises(RuleViolation) as refused:  # a new overlap there is refused all the same
+        store.add_shift(Shift("1002", far + timedelta(hours=16), far + timedelta(hours=18), "UTC"), "sup")
+    assert [(f.rule, f.extension) for f in refused.value.findings] == [("overlap", "1002")]
+    assert [s.extension for s in store.list_shifts(far, far + timedelta(days=1))] == ["1001", "1002", "1001"]
+    assert [e.action for e in store.audit(2)] == ["update_shift", "add_shift"]
 
 
 def test_add_shift_refuses_an_unknown_agent_and_an_overlong_shift(store: RotaStore, alice: Agent) -> None:

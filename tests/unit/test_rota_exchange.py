@@ -31,6 +31,19 @@ def test_icalendar_events_from_elsewhere_with_a_tzid_and_a_duration() -> None:
     assert (shift.start, shift.end) == (datetime(2027, 3, 27, 21, tzinfo=UTC), datetime(2027, 3, 28, 4, tzinfo=UTC))
 
 
+def test_an_all_day_leave_is_whole_days_in_the_agent_s_zone() -> None:
+    data = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:holiday\r\n"
+            b"X-HOTLINE-AGENT:1001\r\nX-HOTLINE-TYPE:absence\r\nDTSTART;VALUE=DATE:20261026\r\n"
+            b"DTEND;VALUE=DATE:20261028\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    [leave] = from_ical(data, {"1001": "Europe/Paris"}).absences
+    assert (leave.start, leave.end, leave.kind) == (datetime(2026, 10, 25, 23, tzinfo=UTC),
+                                                    datetime(2026, 10, 27, 23, tzinfo=UTC), "leave")
+    [in_utc] = from_ical(data).absences  # an agent the reader is not told of: UTC days
+    assert in_utc.start == datetime(2026, 10, 26, tzinfo=UTC)
+    with pytest.raises(RotaError, match=r"Event 1 \(holiday\): Unknown timezone 'Atlantis'"):
+        from_ical(data, {"1001": "Atlantis"})
+
+
 @pytest.mark.parametrize(("event", "message"), [
     (b"X-HOTLINE-AGENT:1001\r\nDTSTART:20261024T220000\r\nDTEND:20261025T060000\r\n", "has no time zone"),
     (b"X-HOTLINE-AGENT:1001\r\nDTEND:20261025T060000Z\r\n", "DTSTART is missing"),

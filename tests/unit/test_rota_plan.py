@@ -148,13 +148,60 @@ def test_a_swap_hands_one_shift_to_another_agent() -> None:
 
 
 def test_copy_week_keeps_local_wall_clock_times_across_dst() -> None:
-    week = [Shift.local("1001", datetime(2027, 3, 22, 8), datetime(2027, 3, 22, 16), "Europe/Paris"),
-            Shift.local("1001", datetime(2027, 3, 29, 8), datetime(2027, 3, 29, 16), "Europe/Paris")]
-    copied = copy_week(week, date(2027, 3, 22), date(2027, 3, 29))
-    assert [(s.start, s.end) for s in copied] == [(paris(2027, 3, 29, 8), paris(2027, 3, 29, 16))]
-    assert copied[0].start == utc(2027, 3, 29, 6)  # CEST now, one hour earlier in UTC than the week before
+    shift = Shift.local("1001", datetime(2027, 3, 22, 8), datetime(2027, 3, 22, 16), "Europe/Paris")
+    plan = RotaPlan((ALICE,), shifts=(shift,))
+    copied = copy_week(plan, date(2027, 3, 22), date(2027, 3, 29), Rota([ALICE], []))
+    assert [(s.start, s.end) for s in copied.shifts] == [(paris(2027, 3, 29, 8), paris(2027, 3, 29, 16))]
+    assert copied.shifts[0].start == utc(2027, 3, 29, 6)  # CEST now, one hour earlier in UTC than the week before
     with pytest.raises(RotaError, match="The target week must be given by its Monday; 2027-03-30 is a tue"):
-        copy_week(week, date(2027, 3, 22), date(2027, 3, 30))
+        copy_week(plan, date(2027, 3, 22), date(2027, 3, 30), Rota([ALICE], []))
+
+
+def test_copy_week_copies_the_hand_made_schedule_not_what_recurs() -> None:
+    bob_early = every_day("1002", EARLY)  # template break 10:00-10:30 comes with it each day
+    alice_tuesday = Shift.local("1001", datetime(2026, 10, 20, 9), datetime(2026, 10, 20, 17), "Europe/Paris",
+                                note="training day")
+    sunday_night = Shift.local("1001", datetime(2026, 10, 25, 22), datetime(2026, 10, 26, 6), "Europe/Paris")
+    night_before = Shift.local("1001", datetime(2026, 10, 18, 22), datetime(2026, 10, 19, 6), "Europe/Paris")
+    plan = RotaPlan(
+        (ALICE, BOB, CAROL), (bob_early,), shifts=(night_before, alice_tuesday, sunday_night),
+        absences=(Absence("1002", paris(2026, 10, 21), paris(2026, 10, 22), "sickness"),),
+        swaps=(Swap("1002", paris(2026, 10, 22, 6), "1003"),),
+        breaks=(Break("1001", paris(2026, 10, 20, 12), paris(2026, 10, 20, 13), id=1),  # in Alice's shift
+                Break("1002", paris(2026, 10, 23, 8), paris(2026, 10, 23, 8, 15), id=2),  # in Bob's pattern shift
+                Break("1001", paris(2026, 10, 26, 2), paris(2026, 10, 26, 2, 20), id=3),  # in Sunday's night
+                Break("1003", paris(2026, 10, 20, 12), paris(2026, 10, 20, 12, 5), id=4)))  # Carol is off
+    target_week = (paris(2026, 10, 25), paris(2026, 11, 4))
+    copied = copy_week(plan, date(2026, 10, 19), date(2026, 10, 26), plan.expand(*target_week))
+
+    # One-off shifts starting in the week (local dates), not the night begun the Sunday before, not Bob's.
+    assert [(s.extension, s.start, s.end, s.note) for s in copied.shifts] == [
+        ("1001", paris(2026, 10, 27, 9), paris(2026, 10, 27, 17), "training day"),
+        ("1001", paris(2026, 11, 1, 22), paris(2026, 11, 2, 6), "")]
+    # Breaks follow their shift, also a break added to a pattern's shift and one after midnight of Sunday.
+    assert [(b.extension, b.start, b.end) for b in copied.breaks] == [
+        ("1001", paris(2026, 10, 27, 12), paris(2026, 10, 27, 13)),
+        ("1002", paris(2026, 10, 30, 8), paris(2026, 10, 30, 8, 15)),
+        ("1001", paris(2026, 11, 2, 2), paris(2026, 11, 2, 2, 20))]
+    assert copied.skipped == ()  # Carol's break lies in no shift of hers: not part of the week
+
+    # Copying again adds nothing, and says so.
+    after = RotaPlan(plan.agents, plan.patterns, plan.shifts + copied.shifts, breaks=plan.breaks + copied.breaks)
+    again = copy_week(after, date(2026, 10, 19), date(2026, 10, 26), after.expand(*target_week))
+    assert (again.shifts, again.breaks) == ((), ())
+    assert len(again.skipped) == 5 and again.skipped[0] == (
+        "Shift of 1001 Tue 2026-10-27 09:00 to Tue 2026-10-27 17:00 Europe/Paris (2026-10-27 08:00 UTC) "
+        "is in the target week already.")
+
+
+def test_copy_week_skips_a_break_with_no_shift_around_it_in_the_target_week() -> None:
+    until_sunday = every_day("1002", EARLY, valid_until=date(2026, 10, 25))
+    plan = RotaPlan((BOB,), (until_sunday,), breaks=(Break("1002", paris(2026, 10, 23, 8), paris(2026, 10, 23, 9)),))
+    copied = copy_week(plan, date(2026, 10, 19), date(2026, 10, 26),
+                       plan.expand(paris(2026, 10, 25), paris(2026, 11, 4)))
+    assert copied.breaks == ()
+    assert copied.skipped == ("Break of 1002 Fri 2026-10-30 08:00 to 09:00 Europe/Paris: the agent has no shift "
+                              "around it in the target week.",)
 
 
 # --- routable set ------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from shifts.erlang import StaffingError
-from shifts.rota import Absence, Agent, Rota, Shift
+from shifts.rota import Absence, Agent, Rota, RotaError, Shift
 from shifts.staffing import Demand, Targets, forecast_from_history, rostered, staffing_check
 
 HALF_HOUR = timedelta(minutes=30)
@@ -63,6 +64,22 @@ def test_a_forecast_from_history_averages_the_same_interval_of_past_weeks() -> N
     demand = forecast_from_history(history, T0, T0 + 2 * HALF_HOUR, HALF_HOUR, weeks=4)
     assert demand == [Demand(T0, 100.0), Demand(T0 + HALF_HOUR, 10.0)]
     assert len(history.asked) == 4
+
+
+def test_a_forecast_keeps_the_site_s_local_hours_across_a_dst_change() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    # Calls come at 09:00 in Paris every Monday: 07:00 UTC in October, 08:00 UTC after the fall-back.
+    mondays = [datetime(2026, 10, day, 9, tzinfo=paris).astimezone(UTC) for day in (5, 12, 19)]
+    history = History({monday: 30 for monday in mondays})
+    after_fall_back = datetime(2026, 10, 26, 9, tzinfo=paris)
+    local = forecast_from_history(history, after_fall_back, after_fall_back + HALF_HOUR, HALF_HOUR, weeks=3,
+                                  timezone="Europe/Paris")
+    assert local == [Demand(after_fall_back, 30.0)]
+    in_utc = forecast_from_history(history, after_fall_back, after_fall_back + HALF_HOUR, HALF_HOUR, weeks=3)
+    assert in_utc == [Demand(after_fall_back, 0.0)]  # same UTC time: an hour after the calls came
+    with pytest.raises(RotaError, match="Unknown timezone 'Mars/Olympus'"):
+        forecast_from_history(history, after_fall_back, after_fall_back + HALF_HOUR, HALF_HOUR,
+                              timezone="Mars/Olympus")
 
 
 def test_bad_intervals_are_refused() -> None:

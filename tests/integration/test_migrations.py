@@ -1,0 +1,75 @@
+"""Alembic on a real database (SQLite file and PostgreSQL): every branch upgrades, downgrades to base and
+upgrades again; a downgrade keeps the rows it does not drop; a failing run changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, inspect, text
+
+from cases.orm import metadata as cases_metadata
+from hotline.db import alembic_config, make_engine, upgrade
+from shifts.orm import metadata as shifts_metadata
+
+pytestmark = pytest.mark.integration
+
+FIRST_SHIFTS = "3a1f0c2b7d10"
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def heads(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(database_url)
+        expected = set(cases_metadata.tables) | set(shifts_metadata.tables)
+        assert tables(engine) == expected
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agents (extension, name, level, created_at, skills, timezone) "
+                              "VALUES ('1001', 'Alice', 1, '2026-01-01 00:00:00+00', '[]', 'UTC')"))
+            conn.execute(text("INSERT INTO shifts (agent_id, start_utc, end_utc, timezone, note, kind) VALUES "
+                              "(1, '2026-10-21 08:00:00+00', '2026-10-21 16:00:00+00', 'UTC', 'kept', 'duty')"))
+
+        # Back to the first rota schema: the agents table is rebuilt on SQLite, and its shifts survive.
+        command.downgrade(alembic_config(database_url), FIRST_SHIFTS)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT note FROM shifts")).scalars().all() == ["kept"]
+            assert "kind" not in {c["name"] for c in inspect(conn).get_columns("shifts")}
+
+        command.downgrade(alembic_config(database_url), "base")
+        assert tables(engine) == set()
+        assert heads(engine) == set()
+
+        upgrade(database_url)
+        assert tables(engine) == expected
+        with engine.connect() as conn:
+            both = MetaData()
+            for table in [*cases_metadata.tables.values(), *shifts_metadata.tables.values()]:
+                table.to_metadata(both)
+            assert compare_metadata(MigrationContext.configure(conn), both) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_failing_downgrade_changes_nothing(database_url: str) -> None:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        before = heads(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE holidays"))  # the plan revision drops swaps, then fails here
+        with pytest.raises(Exception, match="holidays"):
+            command.downgrade(alembic_config(database_url), FIRST_SHIFTS)
+        assert "swaps" in tables(engine)
+        assert heads(engine) == before
+    finally:
+        engine.dispose()
