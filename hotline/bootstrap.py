@@ -22,7 +22,9 @@ from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
-from routing.distributor import Distributor, FlowSettings
+from routing.agents import AgentProfile
+from routing.distributor import Distributor, FlowSettings, with_ring_timeout
+from routing.queuefile import default_config, read_config
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
@@ -160,7 +162,8 @@ class Service:
         """Apply the rota as it stands now to routing (after an edit, at a shift boundary, at start)."""
         now = self.clock()
         rota = self.rota.rota(now - timedelta(days=1), now + timedelta(days=1))
-        agents = [a.extension for a in self.rota.list_agents()]
+        agents = [AgentProfile(a.extension, a.level, frozenset(getattr(a, "skills", ())))
+                  for a in self.rota.list_agents()]
         self.distributor.update_rota(agents, rota.on_shift(now))
 
     def rota_changed(self) -> None:
@@ -200,6 +203,7 @@ class Service:
             self.kamailio.start()
         self.load_model()
         self.refresh_rota()
+        self.distributor.start()
         self.scheduler = ShiftScheduler(
             s.resolved_database_url, self.rota.rota, lambda _event: self.refresh_rota(), self.clock
         )
@@ -274,8 +278,9 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     cases = CaseStore(engine)
     rota = RotaStore(engine, clock=clock)
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
-    distributor = Distributor(recorder=CaseRecorder(cases), transcriber=transcriber, clock=clock,
-                              settings=FlowSettings(ring_timeout=settings.ring_timeout, hold_audio=hold_music))
+    config = read_config(settings.queue_file) if settings.queue_file is not None else default_config()
+    distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
+                              transcriber=transcriber, clock=clock, settings=FlowSettings(hold_audio=hold_music))
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]

@@ -1,8 +1,11 @@
-"""The call flow: answer, queue with hold music, ring on-shift agents in turn, bridge, tap, record.
+"""The call flow: answer, queue with hold music, ring agents as the ACD decides, bridge, tap, record.
 
 Each inbound call runs ``handle`` in a thread of its own (the SIP stack's threading model); the ACD core
-(``routing.acd``) is shared under one lock. Everything the flow touches outside routing comes in through
-``telephony.leg`` and the Protocols of ``routing.ports``.
+(``routing.acd``) is shared under one lock, and everything it records is handed to the journal under
+that lock, so the log is written in the order it happened. A ticker thread applies what time decides
+(wrap-up timers, overflow, callback offers, announcements) and reconciles agent states with the calls
+that really exist. Everything the flow touches outside routing comes in through ``telephony.leg`` and
+the Protocols of ``routing.ports``.
 """
 
 from __future__ import annotations
@@ -10,77 +13,191 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
-from routing.acd import Acd, Agent, RoutingError
-from routing.ports import CallRecorder, Transcriber
+from routing.acd import (
+    Acd,
+    Announce,
+    Decision,
+    Entered,
+    LeftEmpty,
+    Offer,
+    OfferCallback,
+    Overflowed,
+    RoutingError,
+)
+from routing.agents import AgentProfile
+from routing.events import QueueEvent
+from routing.ports import CallRecorder, Journal, Transcriber
+from routing.queues import RoutingConfig
 from telephony.leg import Dialer, DialFailed, Leg, LegState
 from telephony.media import Bridge, LegReader, Player
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
 class _LiveCall:
     call_id: str
     wake: threading.Event = field(default_factory=threading.Event)
-    offer: str | None = None
+    offers: list[Offer] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
     agent: str | None = None
 
 
 @dataclass(frozen=True)
 class FlowSettings:
-    ring_timeout: float = 15.0
     hold_audio: Callable[[], Iterator[bytes]] | None = None
+    tick_interval: float = 1.0  # longest sleep of the ticker
+    reconcile_every: float = 5.0  # seconds between reconciliations of agent states with live calls
+
+
+class _NoJournal:
+    def record(self, events: list[QueueEvent], transitions: list[Any]) -> None:
+        return None
 
 
 class Distributor:
-    def __init__(self, *, recorder: CallRecorder, transcriber: Transcriber, clock: Callable[[], datetime],
-                 settings: FlowSettings) -> None:
-        self.acd = Acd()
+    def __init__(self, *, config: RoutingConfig, recorder: CallRecorder, transcriber: Transcriber,
+                 clock: Callable[[], datetime], settings: FlowSettings, journal: Journal | None = None,
+                 live_sip_calls: Callable[[], set[str]] | None = None, seed: int = 0) -> None:
+        self.acd = Acd(config, seed=seed)
         self._recorder = recorder
         self._transcriber = transcriber
         self._clock = clock
         self._settings = settings
+        self._journal: Journal = journal or _NoJournal()
+        self._live_sip_calls = live_sip_calls
         self._lock = threading.RLock()
         self._live: dict[str, _LiveCall] = {}
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
+        self._ticker: threading.Thread | None = None
+        self._tick_wake = threading.Event()
+        self._unsent: tuple[list[Any], list[Any]] = ([], [])
+
+    # --- the ACD under the lock, journalled ---------------------------------------------------
+    def routed(self, fn: Callable[[Acd], T]) -> T:
+        """Run ``fn`` on the ACD under the lock and journal what it recorded (also when it raised)."""
+        with self._lock:
+            try:
+                return fn(self.acd)
+            finally:
+                self._flush()
+
+    def _flush(self) -> None:
+        events, transitions = self.acd.drain()
+        pending_e, pending_t = self._unsent
+        pending_e += events
+        pending_t += transitions
+        if not pending_e and not pending_t:
+            return
+        try:
+            self._journal.record(pending_e, pending_t)
+        except Exception:
+            log.exception("routing.journal_failed", events=len(pending_e), transitions=len(pending_t))
+            return  # kept, and sent again with the next batch: nothing is lost from the log
+        self._unsent = ([], [])
 
     # --- the rota ----------------------------------------------------------------------------
-    def update_rota(self, agents: Iterable[str], on_shift: Iterable[str]) -> None:
-        with self._lock:
-            self.acd.set_agents(agents)
-            self.acd.set_on_shift(on_shift)
-            log.info("routing.rota_applied", on_shift=sorted(self.acd.on_shift))
-            self._dispatch()
+    def update_rota(self, agents: Iterable[AgentProfile], on_shift: Iterable[str]) -> None:
+        agents, on_shift = list(agents), set(on_shift)
+
+        def apply(acd: Acd) -> None:
+            acd.set_agents(agents, self._clock())
+            acd.set_on_shift(on_shift)
+
+        self.routed(apply)
+        log.info("routing.rota_applied", on_shift=sorted(on_shift))
+        self._dispatch()
 
     def _dispatch(self) -> None:
         with self._lock:
-            for assignment in self.acd.assign():
-                live = self._live[assignment.call_id]
-                live.offer = assignment.extension
+            offers = self.routed(lambda acd: acd.assign(self._clock()))
+            for offer in offers:
+                live = self._live.get(offer.call_id)
+                if live is None:
+                    log.warning("routing.offer_without_call", call_id=offer.call_id, agents=offer.extensions)
+                    continue
+                live.offers.append(offer)
                 live.wake.set()
+
+    # --- time --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the ticker (wrap-up timers, overflow, announcements, reconciliation)."""
+        self._ticker = threading.Thread(target=self._tick_loop, name="routing-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        last_reconcile = time.monotonic()
+        while not self._stopping.is_set():
+            self.tick()
+            if time.monotonic() - last_reconcile >= self._settings.reconcile_every:
+                self.reconcile()
+                last_reconcile = time.monotonic()
+            now = self._clock()
+            with self._lock:
+                wakeup = self.acd.next_wakeup(now)
+            wait = self._settings.tick_interval
+            if wakeup is not None:
+                wait = min(wait, max(0.02, (wakeup - now).total_seconds()))
+            self._tick_wake.wait(wait)
+            self._tick_wake.clear()
+
+    def tick(self) -> None:
+        with self._lock:
+            decisions = self.routed(lambda acd: acd.tick(self._clock()))
+            for d in decisions:
+                live = self._live.get(d.call_id)
+                if isinstance(d, Overflowed):
+                    self._recorder.event(d.call_id, "overflow", self._clock(), {"queue": d.to_queue})
+                    log.info("call.overflowed", call_id=d.call_id, queue=d.to_queue)
+                if live is not None and not isinstance(d, Overflowed):
+                    live.decisions.append(d)
+                    live.wake.set()
+        self._dispatch()
+
+    def reconcile(self) -> list[str]:
+        """Agents held ringing or on a call that no live call (or the SIP side) has any more are freed."""
+        with self._lock:
+            live = set(self._live)
+            if self._live_sip_calls is not None:
+                try:
+                    live &= self._live_sip_calls()
+                except Exception:
+                    log.exception("routing.sip_calls_unavailable")
+            reset = self.routed(lambda acd: acd.reconcile(live, self._clock()))
+        if reset:
+            log.warning("routing.reconciled", agents=reset)
+            self._dispatch()
+        return reset
 
     # --- views -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            agents: list[Agent] = self.acd.agents()
+            now = self._clock()
             return {
-                "waiting": [{"call_id": c.call_id, "arrived": c.arrived.isoformat(), "ringing": c.ringing}
+                "waiting": [{"call_id": c.call_id, "queue": c.queue, "arrived": c.arrived.isoformat(),
+                             "ringing": sorted(c.ringing), "callback": c.callback is not None}
                             for c in self.acd.waiting()],
                 "agents": [{"extension": a.extension, "state": str(a.state), "call_id": a.call_id,
-                            "on_shift": a.extension in self.acd.on_shift} for a in agents],
+                            "on_shift": a.extension in self.acd.on_shift} for a in self.acd.agents()],
+                "queues": self.acd.queue_stats(now),
                 "live_calls": len(self._live),
             }
 
     def stop(self) -> None:
-        """Mark the service as stopping; calls ended from now on are recorded as interrupted."""
+        """Mark the service as stopping (calls ended from now on are recorded as interrupted); stop the
+        ticker."""
         self._stopping.set()
+        self._tick_wake.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(5)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in progress and every finished call's transcript is on its case."""
@@ -127,33 +244,43 @@ class Distributor:
         agent_leg: Leg | None = None
         agent_reader: LegReader | None = None
         outcome, hangup_by = "abandoned", "caller"
+        queue = self.acd.config.queue_for_number(dialled)
         with self._lock:
             self._live[call_id] = live
-            position = self.acd.enqueue(call_id, self._clock())
-        self._recorder.queued(call_id, self._clock())
-        log.info("call.queued", position=position)
-        self._dispatch()
+            entered = self.routed(lambda acd: acd.enqueue(call_id, queue, self._clock(), caller=leg.remote))
         try:
+            if not isinstance(entered, Entered):
+                outcome, hangup_by = "no_agent", "system"
+                self._recorder.event(call_id, "refused", self._clock(), {"queue": entered.queue,
+                                                                         "reason": entered.reason})
+                log.info("call.refused", queue=entered.queue, reason=entered.reason)
+                return
+            self._recorder.queued(call_id, self._clock())
+            log.info("call.queued", queue=entered.queue, position=entered.position)
+            self._dispatch()
             while True:
                 live.wake.wait()
                 live.wake.clear()
                 if caller.ended.is_set():
                     self._abandon(live)
                     break
-                extension, live.offer = live.offer, None
-                if extension is None:
+                if any(isinstance(d, LeftEmpty) for d in live.decisions):
+                    outcome, hangup_by = "no_agent", "system"
+                    break
+                self._act_on(live)
+                if not live.offers:
                     continue
-                agent_leg = self._ring(live, dialer, extension, caller)
+                offer = live.offers.pop(0)
+                answered = self._ring(live, dialer, offer, caller)
                 if caller.ended.is_set():
                     self._abandon(live)
                     break
-                if agent_leg is None:
+                if answered is None:
                     continue
+                extension, agent_leg = answered
                 # The agent answered: stop the hold music, bridge, tap the agent's leg.
                 if hold is not None:
                     hold.stop()
-                with self._lock:
-                    self.acd.answered(call_id, extension)
                 live.agent = extension
                 self._recorder.answered(call_id, extension, self._clock())
                 log.info("call.answered", agent=extension)
@@ -180,9 +307,9 @@ class Distributor:
                 agent_reader.join(2)
             if self._stopping.is_set():
                 outcome, hangup_by = ("interrupted" if outcome != "answered" else outcome), "system"
+            self.routed(lambda acd: acd.abandon(call_id, self._clock()))  # no-op unless still queued
             if live.agent is not None:
-                with self._lock:
-                    self.acd.hung_up(live.agent, self._clock())
+                self.routed(lambda acd: acd.hung_up(call_id, self._clock(), hangup_by))
             self._recorder.ended(call_id, self._clock(), outcome, hangup_by)
             log.info("call.ended", outcome=outcome, hangup_by=hangup_by)
             self._dispatch()  # the agent is free again: route the next caller before transcribing
@@ -191,42 +318,75 @@ class Distributor:
                 self._live.pop(call_id, None)
                 self._idle.notify_all()
 
+    def _act_on(self, live: _LiveCall) -> None:
+        """Decisions time made for this call (announcements, callback offers): logged; prompts come later."""
+        while live.decisions:
+            d = live.decisions.pop(0)
+            if isinstance(d, Announce):
+                log.info("call.announce", position=d.position, estimated_wait=d.estimated_wait)
+            elif isinstance(d, OfferCallback):
+                log.info("call.callback_offered")
+
     def _abandon(self, live: _LiveCall) -> None:
-        with self._lock:
-            ringing = self.acd.abandon(live.call_id)
+        ringing = self.routed(lambda acd: acd.abandon(live.call_id, self._clock()))
         self._recorder.event(live.call_id, "abandoned", self._clock(),
-                             {"while_ringing": ringing} if ringing else None)
+                             {"while_ringing": ringing[0]} if ringing else None)
         log.info("call.abandoned", while_ringing=ringing)
         self._dispatch()
 
-    def _ring(self, live: _LiveCall, dialer: Dialer, extension: str, caller: LegReader) -> Leg | None:
-        """Ring one agent; the answered leg, or None after a refusal or the ring timeout."""
-        self._recorder.event(live.call_id, "ringing", self._clock(), {"agent": extension})
-        log.info("call.ringing", agent=extension)
-        reason = "no_answer"
-        try:
-            agent_leg: Leg | None = dialer.dial(extension)
-        except DialFailed as exc:
-            agent_leg, reason = None, str(exc)
-        if agent_leg is not None:
-            deadline = time.monotonic() + self._settings.ring_timeout
-            while not caller.ended.is_set() and time.monotonic() < deadline:
-                if agent_leg.wait_answered(min(0.1, max(0.0, deadline - time.monotonic()))):
+    def _ring(self, live: _LiveCall, dialer: Dialer, offer: Offer,
+              caller: LegReader) -> tuple[str, Leg] | None:
+        """Ring the offered agents at once; the first to answer gets the call (the others are cancelled).
+        None after refusals or the ring timeout."""
+        legs: dict[str, Leg] = {}
+        for extension in offer.extensions:
+            self._recorder.event(live.call_id, "ringing", self._clock(), {"agent": extension})
+            log.info("call.ringing", agent=extension)
+            try:
+                legs[extension] = dialer.dial(extension)
+            except DialFailed as exc:
+                self._missed(live, extension, "busy", str(exc))
+        deadline = time.monotonic() + offer.ring_timeout
+        winner: tuple[str, Leg] | None = None
+        while legs and winner is None and not caller.ended.is_set() and time.monotonic() < deadline:
+            step = min(0.1, max(0.0, deadline - time.monotonic())) / len(legs)
+            for extension, agent_leg in list(legs.items()):
+                if agent_leg.wait_answered(step):
                     if caller.ended.is_set():
                         break
-                    return agent_leg
-                if agent_leg.state is LegState.ENDED:
-                    reason = "refused"
-                    break
+                    won = self._answered(live.call_id, extension)
+                    del legs[extension]
+                    if won:
+                        winner = (extension, agent_leg)
+                        break
+                    agent_leg.hangup()  # another agent was quicker
+                elif agent_leg.state is LegState.ENDED:
+                    del legs[extension]
+                    self._missed(live, extension, "refused", "refused")
+        for extension, agent_leg in legs.items():  # still ringing: the timeout, or the caller left
             agent_leg.hangup()
-        if caller.ended.is_set():
-            return None  # the caller left while the agent rang: _abandon frees the agent
-        with self._lock:
-            try:
-                self.acd.no_answer(live.call_id, extension)
-            except RoutingError:
-                log.exception("routing.no_answer_rejected", agent=extension)
-        self._recorder.event(live.call_id, "no_answer", self._clock(), {"agent": extension, "reason": reason})
-        log.info("call.no_answer", agent=extension, reason=reason)
-        self._dispatch()
-        return None
+            if not caller.ended.is_set() and winner is None:
+                self._missed(live, extension, "timeout", "no answer")
+        if winner is None and not caller.ended.is_set():
+            self._dispatch()
+        return winner
+
+    def _answered(self, call_id: str, extension: str) -> bool:
+        return self.routed(lambda acd: acd.answered(call_id, extension, self._clock()))
+
+    def _missed(self, live: _LiveCall, extension: str, reason: str, detail: str) -> None:
+        try:
+            self.routed(lambda acd: acd.no_answer(live.call_id, extension, self._clock(), reason))
+        except RoutingError:
+            log.exception("routing.no_answer_rejected", agent=extension)
+        self._recorder.event(live.call_id, "no_answer", self._clock(),
+                             {"agent": extension, "reason": reason, "detail": detail})
+        log.info("call.no_answer", agent=extension, reason=reason, detail=detail)
+
+
+def with_ring_timeout(config: RoutingConfig, ring_timeout: float | None) -> RoutingConfig:
+    """``config`` with every queue's ring timeout replaced (a deployment-wide override), or unchanged."""
+    if ring_timeout is None:
+        return config
+    queues = {name: replace(q, ring_timeout=ring_timeout) for name, q in config.queues.items()}
+    return replace(config, queues=queues)

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
+from routing.queues import parse_config
 from telephony.leg import DialFailed, LegState
 
 FRAME = b"\x01\x00" * 160
@@ -151,11 +153,16 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3) -> tuple[Distributor, FakeTranscriber]:
+AGENTS = [AgentProfile("1001"), AgentProfile("1002"), AgentProfile("1003")]
+
+
+def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3,
+         **queue: Any) -> tuple[Distributor, FakeTranscriber]:
     transcriber = FakeTranscriber()
-    distributor = Distributor(recorder=recorder, transcriber=transcriber, clock=lambda: datetime.now(UTC),
-                              settings=FlowSettings(ring_timeout=ring_timeout, hold_audio=hold_music))
-    distributor.update_rota(["1001", "1002", "1003"], on_shift)
+    config = parse_config({"queues": {"general": {"ring_timeout": ring_timeout, "numbers": ["100"], **queue}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=transcriber,
+                              clock=lambda: datetime.now(UTC), settings=FlowSettings(hold_audio=hold_music))
+    distributor.update_rota(AGENTS, on_shift)
     return distributor, transcriber
 
 
@@ -208,7 +215,7 @@ def test_ring_timeout_moves_on_to_the_next_on_shift_agent(recorder: Recorder) ->
     assert dialer.legs["1001"][0].ended.is_set(), "the unanswered agent leg was not cancelled"
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
-    assert ("no_answer", "c3", {"agent": "1001", "reason": "no_answer"}) in recorder.log
+    assert ("no_answer", "c3", {"agent": "1001", "reason": "timeout", "detail": "no answer"}) in recorder.log
     assert recorder.end_record()[2:] == ("answered", "caller")
 
 
@@ -265,7 +272,7 @@ def test_a_rota_change_routes_a_waiting_call_at_once(recorder: Recorder) -> None
     thread = run_call(distributor, caller, dialer)
     assert caller.hold_heard.wait(TIMEOUT)
     assert dialer.dialled.empty()
-    distributor.update_rota(["1001", "1002", "1003"], ["1003"])
+    distributor.update_rota(AGENTS, ["1003"])
     assert dialer.dialled.get(timeout=TIMEOUT) == "1003"
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
@@ -281,3 +288,83 @@ def test_calls_ended_by_a_stopping_service_are_recorded_as_interrupted(recorder:
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c9", "interrupted", "system")
     assert distributor.wait_idle(TIMEOUT)
+
+
+def test_ring_all_bridges_exactly_one_of_two_agents_who_both_answer(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001", "1002"], strategy="ring-all")
+    dialer = FakeDialer({"1001": "answer", "1002": "answer"})
+    caller = FakeLeg("c10", "5550110")
+    thread = run_call(distributor, caller, dialer)
+    assert {dialer.dialled.get(timeout=TIMEOUT) for _ in range(2)} == {"1001", "1002"}
+    winner = next(e[2] for e in _wait_for(recorder, "answered"))
+    loser = "1002" if winner == "1001" else "1001"
+    assert dialer.legs[loser][0].ended.wait(TIMEOUT), "the agent who lost the race kept the call"
+    assert speak_until_heard(caller, dialer.legs[winner][0])
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert [e for e in recorder.log if e[0] == "answered"] == [("answered", "c10", winner)]
+    assert distributor.acd.agent(loser).state == "available"
+
+
+def _wait_for(recorder: Recorder, kind: str) -> list[tuple[Any, ...]]:
+    for _ in range(int(TIMEOUT / 0.01)):
+        found = [e for e in recorder.log if e[0] == kind]
+        if found:
+            return found
+        threading.Event().wait(0.01)
+    raise AssertionError(f"no {kind} event")
+
+
+class FlakyJournal:
+    def __init__(self) -> None:
+        self.fail = True
+        self.events: list[Any] = []
+
+    def record(self, events: list[Any], transitions: list[Any]) -> None:
+        if self.fail:
+            raise OSError("database down")
+        self.events += events
+
+
+def test_a_failing_journal_loses_nothing_and_catches_up_in_order(recorder: Recorder) -> None:
+    journal = FlakyJournal()
+    config = parse_config({"queues": {"general": {}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC), settings=FlowSettings(), journal=journal)
+    distributor.update_rota(AGENTS, [])
+    distributor.routed(lambda acd: acd.enqueue("x", "general", datetime.now(UTC)))
+    journal.fail = False
+    distributor.routed(lambda acd: acd.abandon("x", datetime.now(UTC)))
+    assert [e.kind.value for e in journal.events] == ["enter", "abandon"]
+
+
+def test_reconciliation_frees_an_agent_whose_call_is_gone(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"])
+    now = datetime.now(UTC)
+    distributor.routed(lambda acd: acd.enqueue("ghost", "general", now))
+    distributor.routed(lambda acd: acd.assign(now))
+    distributor.routed(lambda acd: acd.answered("ghost", "1001", now))
+    assert distributor.acd.agent("1001").state == "on_call"
+    assert distributor.reconcile() == ["1001"]  # no live call has that id
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_the_ticker_ends_wrap_up_and_routes_the_next_call(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"], wrap_up=0.3)
+    distributor.start()
+    try:
+        dialer = FakeDialer({"1001": "answer"})
+        first = FakeLeg("c11", "5550111")
+        thread = run_call(distributor, first, dialer)
+        dialer.dialled.get(timeout=TIMEOUT)
+        first.far_end_hangs_up()
+        thread.join(TIMEOUT)
+        assert distributor.acd.agent("1001").state == "wrap_up"
+        second = FakeLeg("c12", "5550112")
+        thread = run_call(distributor, second, dialer)
+        assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+        assert any(t.action == "ready" and t.by == "system" for t in distributor.acd.transitions)
+        second.far_end_hangs_up()
+        thread.join(TIMEOUT)
+    finally:
+        distributor.stop()
