@@ -168,7 +168,9 @@ class Acd:
         return event
 
     def _apply(self, agent: Agent, action: Action, at: datetime, by: str = "system", reason: str = "") -> None:
-        transition = agent.apply(action, at, by, reason)
+        self._record(agent.apply(action, at, by, reason))
+
+    def _record(self, transition: Transition) -> None:
         self.transitions.append(transition)
         self._new_transitions.append(transition)
 
@@ -203,9 +205,15 @@ class Acd:
             if self._agents[ext].state in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.LOGGED_OUT):
                 del self._agents[ext]
 
-    def set_on_shift(self, extensions: Iterable[str]) -> None:
-        """Who may receive new calls now. A call already ringing or in progress is never cut."""
-        self._on_shift = frozenset(extensions)
+    def set_on_shift(self, extensions: Iterable[str], now: datetime) -> None:
+        """Who may receive new calls now (each change recorded). A call already ringing or in progress is
+        never cut."""
+        on_shift = frozenset(extensions)
+        for ext in sorted(on_shift ^ self._on_shift):
+            agent = self._agents.get(ext)
+            if agent is not None:
+                self._record(agent.shift(ext in on_shift, now))
+        self._on_shift = on_shift
 
     @property
     def on_shift(self) -> frozenset[str]:
@@ -579,15 +587,17 @@ class Acd:
                 continue
             q = self.queue(call.queue)
             call.next_announce = now + timedelta(seconds=q.announce_every or 0)
+            if q.name not in staffed:
+                staffed[q.name] = self.staffed(q)
             decisions.append(Announce(call.call_id, positions[call.queue],
-                                      self.estimated_wait(q, positions[call.queue])))
+                                      self.estimated_wait(q, positions[call.queue], staffed[q.name])))
         return decisions
 
-    def estimated_wait(self, q: QueueSettings, position: int) -> float:
+    def estimated_wait(self, q: QueueSettings, position: int, staffed: int | None = None) -> float:
         """Seconds until a caller at ``position`` is served: rounds of the members staffing the queue, each
         as long as the queue's average handling time (talk + wrap-up)."""
         aht = self._handle_time.get(q.name, self.config.default_handle_time)
-        return math.ceil(position / max(1, self.staffed(q))) * aht
+        return math.ceil(position / max(1, self.staffed(q) if staffed is None else staffed)) * aht
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The earliest instant at which ``tick`` or ``assign`` may decide something new by time alone."""

@@ -34,6 +34,9 @@ class Action(enum.StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     RESET = "reset"  # reconciliation: the SIP side has no call for an agent routing thought busy
+    # Recorded, but not state changes (never in TRANSITIONS): the rota put the agent on or off shift.
+    SHIFT_START = "shift_start"
+    SHIFT_END = "shift_end"
 
 
 S, A = AgentState, Action
@@ -129,3 +132,8 @@ class Agent:
         elif after is AgentState.AVAILABLE:
             self.reason = ""
         return transition
+
+    def shift(self, on: bool, at: datetime) -> Transition:
+        """The record of the rota putting this agent on or off shift; the state does not change."""
+        action = Action.SHIFT_START if on else Action.SHIFT_END
+        return Transition(self.extension, at, self.state, self.state, action, "rota")

@@ -109,8 +109,9 @@ class Distributor:
         agents, on_shift = list(agents), set(on_shift)
 
         def apply(acd: Acd) -> None:
-            acd.set_agents(agents, self._clock())
-            acd.set_on_shift(on_shift)
+            now = self._clock()
+            acd.set_agents(agents, now)
+            acd.set_on_shift(on_shift, now)
 
         self.routed(apply)
         log.info("routing.rota_applied", on_shift=sorted(on_shift))

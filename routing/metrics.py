@@ -7,7 +7,8 @@
 - **ASA**: mean wait of answered calls (since first arrival, overflow and callbacks included).
 - **Abandonment rate**: abandoned over answered plus abandoned.
 - **AHT**: mean talk plus wrap-up per completed call.
-- **Occupancy** per agent: time on calls or in wrap-up over time logged in and not paused.
+- **Occupancy** per agent: time on calls or in wrap-up over time on shift, logged in and not paused
+  (a call that runs past the end of a shift counts as worked).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from routing.agents import AgentState, Transition
+from routing.agents import Action, AgentState, Transition
 from routing.events import EventKind, QueueEvent
 from routing.queues import QueueSettings
 
@@ -45,7 +46,7 @@ class AgentMetrics:
     calls: int
     talk: float
     wrap_up: float
-    working: float  # seconds logged in and not paused
+    working: float  # seconds on shift, logged in and not paused, plus calls past the shift's end
     occupancy: float | None
 
 
@@ -91,27 +92,40 @@ def queue_metrics(events: Iterable[QueueEvent], start: datetime, end: datetime,
 
 
 _WORKING = frozenset({AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP})
+_BUSY = frozenset({AgentState.ON_CALL, AgentState.WRAP_UP})
 
 
 def agent_metrics(events: Iterable[QueueEvent], transitions: Iterable[Transition], start: datetime,
                   end: datetime) -> dict[str, AgentMetrics]:
     """Per agent, for [start, end): calls answered, talk and wrap-up seconds, occupancy. Transitions
     before ``start`` tell the state each agent was in when the window opened."""
-    seconds: dict[str, dict[AgentState, float]] = defaultdict(lambda: defaultdict(float))
-    current: dict[str, tuple[AgentState, datetime]] = {}
+    working: dict[str, float] = defaultdict(float)
+    busy: dict[str, float] = defaultdict(float)
+    current: dict[str, tuple[AgentState, bool, datetime]] = {}  # state, on shift, since
+
+    def close(ext: str, until: datetime) -> None:
+        state, on_shift, since = current[ext]
+        lo, hi = max(since, start), min(until, end)
+        if hi <= lo:
+            return
+        if state in _BUSY:
+            busy[ext] += (hi - lo).total_seconds()
+        if state in _BUSY or (on_shift and state in _WORKING):
+            working[ext] += (hi - lo).total_seconds()
+
     for t in sorted(transitions, key=lambda t: t.at):
         if t.at >= end:
             break
+        on_shift = current[t.extension][1] if t.extension in current else False
         if t.extension in current:
-            state, since = current[t.extension]
-            lo, hi = max(since, start), min(t.at, end)
-            if hi > lo:
-                seconds[t.extension][state] += (hi - lo).total_seconds()
-        current[t.extension] = (t.after, t.at)
-    for ext, (state, since) in current.items():
-        lo = max(since, start)
-        if end > lo:
-            seconds[ext][state] += (end - lo).total_seconds()
+            close(t.extension, t.at)
+        if t.action is Action.SHIFT_START:
+            on_shift = True
+        elif t.action is Action.SHIFT_END:
+            on_shift = False
+        current[t.extension] = (t.after, on_shift, t.at)
+    for ext in current:
+        close(ext, end)
     calls: dict[str, int] = defaultdict(int)
     talk: dict[str, float] = defaultdict(float)
     wrap: dict[str, float] = defaultdict(float)
@@ -125,9 +139,6 @@ def agent_metrics(events: Iterable[QueueEvent], transitions: Iterable[Transition
         elif e.kind is EventKind.WRAP_UP_END:
             wrap[e.agent] += float(e.detail.get("wrap", 0.0))
     out: dict[str, AgentMetrics] = {}
-    for ext in sorted(set(seconds) | set(calls)):
-        per = seconds.get(ext, {})
-        working = sum(v for s, v in per.items() if s in _WORKING)
-        busy = per.get(AgentState.ON_CALL, 0.0) + per.get(AgentState.WRAP_UP, 0.0)
-        out[ext] = AgentMetrics(ext, calls[ext], talk[ext], wrap[ext], working, _ratio(busy, working))
+    for ext in sorted(set(current) | set(calls)):
+        out[ext] = AgentMetrics(ext, calls[ext], talk[ext], wrap[ext], working[ext], _ratio(busy[ext], working[ext]))
     return out

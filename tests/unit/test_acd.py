@@ -37,7 +37,7 @@ def acd_with(agents: list[str] | list[AgentProfile], on_shift: list[str] | None 
     acd = Acd(parse_config({"queues": {"q": q}}), seed=seed)
     profiles = [a if isinstance(a, AgentProfile) else AgentProfile(a) for a in agents]
     acd.set_agents(profiles, T0)
-    acd.set_on_shift([p.extension for p in profiles] if on_shift is None else on_shift)
+    acd.set_on_shift([p.extension for p in profiles] if on_shift is None else on_shift, T0)
     return acd
 
 
@@ -83,9 +83,9 @@ def test_the_acd_records_every_transition_of_a_call() -> None:
     acd.answered("a", "1001", at(2))
     acd.hung_up("a", at(30))
     acd.tick(at(40))
-    path = [(t.before.value, t.after.value, t.at) for t in acd.transitions if t.extension == "1001"]
-    assert path == [("logged_out", "available", T0), ("available", "ringing", at(1)), ("ringing", "on_call", at(2)),
-                    ("on_call", "wrap_up", at(30)), ("wrap_up", "available", at(40))]
+    path = [(t.action.value, t.after.value, t.at) for t in acd.transitions if t.extension == "1001"]
+    assert path == [("log_in", "available", T0), ("shift_start", "available", T0), ("ring", "ringing", at(1)),
+                    ("answer", "on_call", at(2)), ("hang_up", "wrap_up", at(30)), ("ready", "available", at(40))]
 
 
 def test_pause_needs_a_reason_and_paused_agents_get_no_calls() -> None:
@@ -325,20 +325,20 @@ def test_a_late_answer_after_the_timeout_is_refused_without_harm() -> None:
 def test_a_vip_caller_jumps_ahead_and_fifo_holds_within_a_priority() -> None:
     acd = Acd(parse_config({"queues": {"q": {"announce_every": None}}, "vip": {"5550199": 5}}))
     acd.set_agents([AgentProfile("1001")], T0)
-    acd.set_on_shift([])
+    acd.set_on_shift([], T0)
     acd.enqueue("a", "q", T0, caller="5550101")
     acd.enqueue("b", "q", T0, caller="5550102")  # the same instant: arrival order decides
     assert acd.enqueue("vip", "q", at(5), caller="5550199") == Entered("q", 1)
     acd.enqueue("c", "q", at(6), caller="5550103")
     assert [c.call_id for c in acd.waiting()] == ["vip", "a", "b", "c"]
-    acd.set_on_shift(["1001"])
+    acd.set_on_shift(["1001"], T0)
     assert offered(acd, at(7)) == [("vip", ("1001",))]
 
 
 def test_a_higher_priority_queue_is_served_first_by_a_shared_agent() -> None:
     acd = Acd(parse_config({"queues": {"low": {}, "high": {"priority": 2}}}))
     acd.set_agents([AgentProfile("1001")], T0)
-    acd.set_on_shift(["1001"])
+    acd.set_on_shift(["1001"], T0)
     acd.enqueue("old", "low", T0)
     acd.enqueue("new", "high", at(60))
     assert offered(acd, at(60)) == [("new", ("1001",))]
@@ -350,7 +350,7 @@ def two_queues(**first: Any) -> Acd:
                       "l2": {"tiers": [{"level": 2}], "announce_every": None}}}
     acd = Acd(parse_config(doc))
     acd.set_agents([L1, L2], T0)
-    acd.set_on_shift(["1001", "2001"])
+    acd.set_on_shift(["1001", "2001"], T0)
     return acd
 
 
@@ -378,10 +378,10 @@ def test_max_wait_can_offer_a_callback_once() -> None:
 
 def test_join_empty_off_refuses_or_overflows() -> None:
     acd = two_queues(join_empty=False)
-    acd.set_on_shift(["2001"])
+    acd.set_on_shift(["2001"], T0)
     assert acd.enqueue("a", "l1", T0) == Refused("l1", "empty")
     acd = two_queues(join_empty=False, overflow_to="l2")
-    acd.set_on_shift(["2001"])
+    acd.set_on_shift(["2001"], T0)
     assert acd.enqueue("b", "l1", T0) == Entered("l2", 1)
     assert kinds(acd, "b") == ["overflow", "enter"]
 
@@ -397,12 +397,12 @@ def test_leave_empty_moves_or_ends_waiting_calls_when_the_last_member_goes() -> 
     acd.pause("1001", "x", T0, "1001")
     acd.enqueue("a", "l1", T0)
     assert acd.tick(at(1)) == []
-    acd.set_on_shift(["2001"])
+    acd.set_on_shift(["2001"], T0)
     assert acd.tick(at(2)) == [LeftEmpty("a")]
     assert kinds(acd, "a") == ["enter", "exit_empty"]
     acd = two_queues(leave_empty=True, overflow_to="l2")
     acd.enqueue("b", "l1", T0)
-    acd.set_on_shift(["2001"])
+    acd.set_on_shift(["2001"], T0)
     assert acd.tick(at(2)) == [Overflowed("b", "l2")]
 
 
@@ -433,7 +433,7 @@ def test_a_queued_callback_keeps_the_callers_place_and_is_offered_with_the_numbe
     acd.enqueue("b", "q", at(1))
     acd.request_callback("a", "5550101", at(30))
     assert acd.position("a") == 1
-    acd.set_on_shift(["1001"])
+    acd.set_on_shift(["1001"], T0)
     assert acd.assign(at(40)) == [Offer("a", ("1001",), 15.0, "5550101")]
     talk(acd, "a", "1001", 45, 100)
     assert kinds(acd, "a") == ["enter", "callback_requested", "ring", "answer", "complete", "wrap_up_end"]
@@ -467,7 +467,7 @@ def test_announcements_give_position_and_wait_periodically_but_not_to_a_caller_b
     assert acd.tick(at(29)) == []
     assert acd.tick(at(30)) == [Announce("a", 1, 180.0)]
     assert acd.tick(at(40)) == [Announce("b", 2, 360.0)]  # two rounds of the default 180 s handling time
-    acd.set_on_shift(["1001"])
+    acd.set_on_shift(["1001"], T0)
     acd.assign(at(50))  # a rings
     assert acd.tick(at(60)) == []  # a is about to be connected: no announcement
     assert acd.tick(at(70)) == [Announce("b", 2, 360.0)]
@@ -523,7 +523,7 @@ def test_off_shift_agents_get_no_calls_and_a_rota_change_routes_at_once() -> Non
     acd = acd_with(["1001", "1002"], on_shift=[])
     acd.enqueue("a", "q", T0)
     assert offered(acd) == []
-    acd.set_on_shift(["1002"])
+    acd.set_on_shift(["1002"], T0)
     assert offered(acd) == [("a", ("1002",))]
 
 
@@ -532,7 +532,7 @@ def test_a_shift_ending_does_not_cut_a_call_in_progress() -> None:
     acd.enqueue("a", "q", T0)
     acd.assign(T0)
     acd.answered("a", "1001", at(1))
-    acd.set_on_shift([])
+    acd.set_on_shift([], T0)
     acd.set_agents([], at(2))  # even removed from the rota, the busy agent keeps its call
     assert acd.agent("1001").state is AgentState.ON_CALL
     acd.hung_up("a", at(180))
@@ -620,7 +620,7 @@ def test_restore_after_a_restart_keeps_pauses_callbacks_and_numbering() -> None:
                  "1003": (AgentState.LOGGED_OUT, "gone home")},
                 [PendingCallback("cb", "q", "5550101", "5550101", 0, T0, 40)], last_seq=41, now=at(100))
     acd.set_agents([AgentProfile("1001"), AgentProfile("1002"), AgentProfile("1003")], at(100))
-    acd.set_on_shift(["1001", "1002", "1003"])
+    acd.set_on_shift(["1001", "1002", "1003"], T0)
     states = {a.extension: (a.state, a.reason) for a in acd.agents()}
     assert states == {"1001": (AgentState.PAUSED, "lunch"), "1002": (AgentState.AVAILABLE, ""),
                       "1003": (AgentState.LOGGED_OUT, "")}

@@ -24,7 +24,7 @@ def day() -> Acd:
     acd = Acd(parse_config({"queues": {"q": {"service_level": 20, "short_abandon": 5, "wrap_up": 10,
                                              "announce_every": None}}}))
     acd.set_agents([AgentProfile("1001")], T0)
-    acd.set_on_shift(["1001"])
+    acd.set_on_shift(["1001"], T0)
     acd.enqueue("fast", "q", at(0))
     acd.assign(at(0))
     acd.answered("fast", "1001", at(10))  # wait 10 (within 20)
@@ -68,9 +68,24 @@ def test_agent_occupancy_is_busy_time_over_working_time(day: Acd) -> None:
 def test_a_pause_is_not_working_time() -> None:
     acd = Acd(parse_config({"queues": {"q": {}}}))
     acd.set_agents([AgentProfile("1001")], T0)
+    acd.set_on_shift(["1001"], T0)
     acd.pause("1001", "lunch", at(100), "1001")
     m = agent_metrics(acd.log, acd.transitions, T0, at(400))["1001"]
     assert m.working == 100 and m.occupancy == 0
+
+
+def test_off_shift_time_is_not_working_time_but_a_call_past_the_shift_end_is() -> None:
+    acd = Acd(parse_config({"queues": {"q": {}}}))
+    acd.set_agents([AgentProfile("1001")], T0)
+    acd.set_on_shift(["1001"], at(100))
+    acd.enqueue("a", "q", at(150))
+    acd.assign(at(150))
+    acd.answered("a", "1001", at(150))
+    acd.set_on_shift([], at(200))
+    acd.hung_up("a", at(250))
+    m = agent_metrics(acd.log, acd.transitions, T0, at(1000))["1001"]
+    assert m.working == 150  # on shift 100-200, then the call until 250
+    assert m.occupancy == pytest.approx(100 / 150)
 
 
 def test_no_calls_give_no_ratios() -> None:
