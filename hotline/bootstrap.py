@@ -25,6 +25,7 @@ from hotline.settings import Settings
 from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings, with_ring_timeout
 from routing.queuefile import default_config, read_config
+from routing.store import RoutingStore
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
@@ -148,6 +149,7 @@ class Service:
     engine: Engine
     cases: CaseStore
     rota: RotaStore
+    routing: RoutingStore
     distributor: Distributor
     transcriber: CaseTranscriber
     kamailio: Kamailio | None
@@ -197,6 +199,10 @@ class Service:
         interrupted = self.cases.interrupt_unfinished_calls(self.clock())
         if interrupted:
             log.warning("calls.interrupted_by_restart", count=interrupted)
+        recovered = self.routing.recover(self.clock())
+        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
+        log.info("routing.recovered", callbacks=len(recovered.callbacks), interrupted=len(recovered.interrupted),
+                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
         if self.kamailio is not None:
@@ -279,18 +285,21 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     rota = RotaStore(engine, clock=clock)
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
     config = read_config(settings.queue_file) if settings.queue_file is not None else default_config()
+    routing = RoutingStore(engine)
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
-                              transcriber=transcriber, clock=clock, settings=FlowSettings(hold_audio=hold_music))
+                              transcriber=transcriber, clock=clock, settings=FlowSettings(hold_audio=hold_music),
+                              journal=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
         kamailio = Kamailio(EdgeConfig(settings.sip_host, settings.sip_port, settings.sip_domain,
                                        settings.hotline_number, workers, settings.data_dir / "kamailio"),
                             binary=settings.kamailio_binary)
-    return Service(settings=settings, engine=engine, cases=cases, rota=rota, distributor=distributor,
+    return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,
                    transcriber=transcriber, kamailio=kamailio, clock=clock)
 
 
 def make_app(service: Service) -> Any:
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
-                               on_rota_changed=service.rota_changed))
+                               on_rota_changed=service.rota_changed, routing=service.distributor,
+                               routing_log=service.routing, clock=service.clock))

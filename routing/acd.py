@@ -303,7 +303,8 @@ class Acd:
                            next_announce=now + timedelta(seconds=q.announce_every) if q.announce_every else None)
         self._insert(call)
         position = self.position(call_id) or 0
-        self._event(now, EventKind.ENTER, call_id, q.name, caller=caller, priority=prio, position=position)
+        self._event(now, EventKind.ENTER, call_id, q.name, caller=caller, priority=prio, position=position,
+                    category=call.category)
         return Entered(q.name, position)
 
     def _insert(self, call: WaitingCall) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,9 +28,10 @@ from routing.acd import (
     Offer,
     OfferCallback,
     Overflowed,
+    PendingCallback,
     RoutingError,
 )
-from routing.agents import AgentProfile
+from routing.agents import AgentProfile, AgentState
 from routing.events import QueueEvent
 from routing.ports import CallRecorder, Journal, Transcriber
 from routing.queues import RoutingConfig
@@ -65,14 +66,13 @@ class _NoJournal:
 class Distributor:
     def __init__(self, *, config: RoutingConfig, recorder: CallRecorder, transcriber: Transcriber,
                  clock: Callable[[], datetime], settings: FlowSettings, journal: Journal | None = None,
-                 live_sip_calls: Callable[[], set[str]] | None = None, seed: int = 0) -> None:
+                 seed: int = 0) -> None:
         self.acd = Acd(config, seed=seed)
         self._recorder = recorder
         self._transcriber = transcriber
         self._clock = clock
         self._settings = settings
         self._journal: Journal = journal or _NoJournal()
-        self._live_sip_calls = live_sip_calls
         self._lock = threading.RLock()
         self._live: dict[str, _LiveCall] = {}
         self._stopping = threading.Event()
@@ -105,6 +105,11 @@ class Distributor:
         self._unsent = ([], [])
 
     # --- the rota ----------------------------------------------------------------------------
+    def restore(self, states: Mapping[str, tuple[AgentState, str]], callbacks: Iterable[PendingCallback],
+                last_seq: int) -> None:
+        """After a restart, before the rota is applied: see ``Acd.restore``."""
+        self.routed(lambda acd: acd.restore(states, callbacks, last_seq, self._clock()))
+
     def update_rota(self, agents: Iterable[AgentProfile], on_shift: Iterable[str]) -> None:
         agents, on_shift = list(agents), set(on_shift)
 
@@ -164,19 +169,38 @@ class Distributor:
         self._dispatch()
 
     def reconcile(self) -> list[str]:
-        """Agents held ringing or on a call that no live call (or the SIP side) has any more are freed."""
+        """Agents held ringing or on a call that has no live call flow any more are freed. A flow lives
+        exactly as long as its caller's SIP leg (its reader ends with the leg), so this is the SIP side's
+        view of which calls exist."""
         with self._lock:
             live = set(self._live)
-            if self._live_sip_calls is not None:
-                try:
-                    live &= self._live_sip_calls()
-                except Exception:
-                    log.exception("routing.sip_calls_unavailable")
             reset = self.routed(lambda acd: acd.reconcile(live, self._clock()))
         if reset:
             log.warning("routing.reconciled", agents=reset)
             self._dispatch()
         return reset
+
+    # --- commands from people (the API) -------------------------------------------------------
+    def pause(self, extension: str, reason: str, by: str) -> None:
+        self.routed(lambda acd: acd.pause(extension, reason, self._clock(), by))
+
+    def make_available(self, extension: str, by: str) -> None:
+        """Log in, end a pause, or end wrap-up early: whichever the agent's state calls for."""
+
+        def apply(acd: Acd) -> None:
+            if acd.agent(extension).state is AgentState.LOGGED_OUT:
+                acd.log_in(extension, self._clock(), by)
+            else:
+                acd.resume(extension, self._clock(), by)
+
+        self.routed(apply)
+        self._dispatch()
+
+    def log_out(self, extension: str, by: str, reason: str = "") -> None:
+        self.routed(lambda acd: acd.log_out(extension, self._clock(), by, reason))
+
+    def set_queue_closed(self, queue: str, closed: bool) -> None:
+        self.routed(lambda acd: acd.set_closed(queue, closed))
 
     # --- views -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
