@@ -25,12 +25,13 @@ from hotline.settings import Settings
 from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings, with_ring_timeout
 from routing.queuefile import default_config, read_config
+from routing.speech import prompt_texts
 from routing.store import RoutingStore
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
 from telephony.leg import Leg
-from telephony.prompts import hold_music
+from telephony.prompts import PromptError, Prompts, hold_music
 from telephony.pyvoip import SipWorker
 from transcription.redaction import redact
 from transcription.segments import Segment
@@ -75,6 +76,14 @@ class CaseRecorder:
 
     def event(self, call_id: str, kind: str, at: datetime, detail: dict[str, Any] | None = None) -> None:
         self._safely(kind, lambda: self._cases.call_event(call_id, kind, at, detail))
+        if kind == "triage" and detail and detail.get("category"):
+            self._safely("category", lambda: self._set_category(call_id, at, str(detail["category"])))
+
+    def _set_category(self, call_id: str, at: datetime, category: str) -> None:
+        """The IVR choice sets the case's category (a category set by a person is not overwritten)."""
+        case = self._cases.get_case(self._cases.get_call(call_id).case_id)
+        if not case.category:
+            self._cases.describe_case(case.id, at, category, case.subject)
 
     def answered(self, call_id: str, extension: str, at: datetime) -> None:
         self._safely("answered", lambda: self._cases.call_answered(call_id, extension, at))
@@ -151,6 +160,7 @@ class Service:
     rota: RotaStore
     routing: RoutingStore
     distributor: Distributor
+    prompts: Prompts
     transcriber: CaseTranscriber
     kamailio: Kamailio | None
     workers: list[SipWorker] = field(default_factory=list)
@@ -208,6 +218,7 @@ class Service:
         if self.kamailio is not None:
             self.kamailio.start()
         self.load_model()
+        self.make_prompts()
         self.refresh_rota()
         self.distributor.start()
         self.scheduler = ShiftScheduler(
@@ -224,9 +235,17 @@ class Service:
             )
             worker.start()
             self.workers.append(worker)
+        self.distributor.callback_dialer = lambda: next((w for w in self.workers if w.registered), None)
         for worker in self.workers:
             worker.wait_registered(5)
         log.info("service.started", workers=[w.status() for w in self.workers])
+
+    def make_prompts(self) -> None:
+        """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
+        try:
+            Prompts.build(self.prompts.directory, prompt_texts(self.distributor.acd.config))
+        except PromptError as exc:
+            log.error("prompts.unavailable", error=str(exc), hint="callers get no menu and no announcements")
 
     def load_model(self) -> None:
         path = self.settings.resolved_model_path
@@ -286,9 +305,10 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
     config = read_config(settings.queue_file) if settings.queue_file is not None else default_config()
     routing = RoutingStore(engine)
+    prompts = Prompts(settings.data_dir / "prompts")
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
-                              transcriber=transcriber, clock=clock, settings=FlowSettings(hold_audio=hold_music),
-                              journal=routing)
+                              transcriber=transcriber, clock=clock,
+                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames), journal=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
@@ -296,7 +316,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
                                        settings.hotline_number, workers, settings.data_dir / "kamailio"),
                             binary=settings.kamailio_binary)
     return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,
-                   transcriber=transcriber, kamailio=kamailio, clock=clock)
+                   prompts=prompts, transcriber=transcriber, kamailio=kamailio, clock=clock)
 
 
 def make_app(service: Service) -> Any:

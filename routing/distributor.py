@@ -35,8 +35,10 @@ from routing.agents import AgentProfile, AgentState
 from routing.events import QueueEvent
 from routing.ports import CallRecorder, Journal, Transcriber
 from routing.queues import RoutingConfig
+from routing.speech import announcement
 from telephony.leg import Dialer, DialFailed, Leg, LegState
 from telephony.media import Bridge, LegReader, Player
+from telephony.prompts import Programme
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -54,6 +56,9 @@ class _LiveCall:
 @dataclass(frozen=True)
 class FlowSettings:
     hold_audio: Callable[[], Iterator[bytes]] | None = None
+    prompts: Callable[[str], list[bytes] | None] | None = None  # recorded prompts by name (routing.speech)
+    digit_poll: float = 0.1  # seconds between looks at the caller's DTMF digits
+    callback_answer_timeout: float = 30.0  # seconds a called-back caller has to answer
     tick_interval: float = 1.0  # longest sleep of the ticker
     reconcile_every: float = 5.0  # seconds between reconciliations of agent states with live calls
 
@@ -80,6 +85,7 @@ class Distributor:
         self._ticker: threading.Thread | None = None
         self._tick_wake = threading.Event()
         self._unsent: tuple[list[Any], list[Any]] = ([], [])
+        self.callback_dialer: Callable[[], Dialer | None] | None = None  # set once workers exist
 
     # --- the ACD under the lock, journalled ---------------------------------------------------
     def routed(self, fn: Callable[[Acd], T]) -> T:
@@ -127,6 +133,9 @@ class Distributor:
             offers = self.routed(lambda acd: acd.assign(self._clock()))
             for offer in offers:
                 live = self._live.get(offer.call_id)
+                if live is None and offer.callback is not None:
+                    self._start_callback(offer)
+                    continue
                 if live is None:
                     log.warning("routing.offer_without_call", call_id=offer.call_id, agents=offer.extensions)
                     continue
@@ -243,6 +252,53 @@ class Distributor:
         finally:
             structlog.contextvars.unbind_contextvars("call_id")
 
+    def _prompt(self, name: str) -> list[bytes]:
+        frames = self._settings.prompts(name) if self._settings.prompts is not None else None
+        return frames or []
+
+    def _say_and_wait(self, programme: Programme, names: list[str], gone: threading.Event,
+                      limit: float = 15.0) -> None:
+        """Play prompts and wait until they are over (or the caller left)."""
+        programme.cut()
+        for name in names:
+            programme.say(self._prompt(name))
+        deadline = time.monotonic() + limit
+        while programme.speaking and not gone.is_set() and time.monotonic() < deadline:
+            gone.wait(0.05)
+
+    def _triage(self, leg: Leg, programme: Programme, gone: threading.Event) -> tuple[str, str, str] | None:
+        """The IVR menu: (queue, category, digit). No digit or only wrong ones still reach a human: the
+        default queue, no category. None when there is no menu (or no recorded prompt for it)."""
+        config = self.acd.config
+        menu = config.menu
+        if not menu.options or not self._prompt("menu"):
+            return None
+        leg.digits()  # forget anything pressed before the menu
+        for attempt in range(menu.retries + 1):
+            programme.cut()
+            if attempt:
+                programme.say(self._prompt("menu_again"))
+            programme.say(self._prompt("menu"))
+            deadline: float | None = None
+            while not gone.is_set():
+                digits = leg.digits()
+                if digits:
+                    programme.cut()
+                    option = menu.choose(digits[0])
+                    if option is not None:
+                        return option.queue, option.category, digits[0]
+                    log.info("ivr.invalid_digit", digit=digits[0])
+                    break
+                if deadline is None and not programme.speaking:
+                    deadline = time.monotonic() + menu.timeout
+                if deadline is not None and time.monotonic() >= deadline:
+                    log.info("ivr.no_input", attempt=attempt + 1)
+                    break
+                gone.wait(self._settings.digit_poll)
+            if gone.is_set():
+                break
+        return config.default_queue, "", ""
+
     def _handle(self, leg: Leg, dialer: Dialer, worker: str, dialled: str) -> None:
         call_id = leg.call_id
         self._recorder.started(call_id, leg.remote, dialled, worker, self._clock())
@@ -263,40 +319,57 @@ class Distributor:
         caller = LegReader(leg, "caller", on_end=live.wake.set)
         caller.add_sink(transcript.leg("caller", 0.0).feed)
         caller.start()
-        hold = Player(leg, self._settings.hold_audio(), f"hold-{call_id[:8]}") if self._settings.hold_audio else None
-        if hold is not None:
-            hold.start()
+        programme = Programme(self._settings.hold_audio() if self._settings.hold_audio else None)
+        player = Player(leg, programme, f"hold-{call_id[:8]}")
+        player.start()
         agent_leg: Leg | None = None
         agent_reader: LegReader | None = None
         outcome, hangup_by = "abandoned", "caller"
-        queue = self.acd.config.queue_for_number(dialled)
         with self._lock:
             self._live[call_id] = live
-            entered = self.routed(lambda acd: acd.enqueue(call_id, queue, self._clock(), caller=leg.remote))
         try:
+            queue, category = self.acd.config.queue_for_number(dialled), ""
+            if queue == self.acd.config.default_queue:  # a queue's own number skips the menu
+                choice = self._triage(leg, programme, caller.ended)
+                if caller.ended.is_set():
+                    return  # left during the menu: recorded as abandoned below
+                if choice is not None:
+                    queue, category, digit = choice
+                    self._recorder.event(call_id, "triage", self._clock(),
+                                         {"digit": digit, "queue": queue, "category": category})
+            entered = self.routed(lambda acd: acd.enqueue(call_id, queue, self._clock(), caller=leg.remote,
+                                                          category=category))
             if not isinstance(entered, Entered):
                 outcome, hangup_by = "no_agent", "system"
                 self._recorder.event(call_id, "refused", self._clock(), {"queue": entered.queue,
                                                                          "reason": entered.reason})
                 log.info("call.refused", queue=entered.queue, reason=entered.reason)
+                self._say_and_wait(programme, ["no_agent"], caller.ended)
                 return
             self._recorder.queued(call_id, self._clock())
             log.info("call.queued", queue=entered.queue, position=entered.position)
             self._dispatch()
+            callback_key = self.acd.config.menu.callback_key
             while True:
-                live.wake.wait()
+                live.wake.wait(self._settings.digit_poll)
                 live.wake.clear()
                 if caller.ended.is_set():
                     self._abandon(live)
                     break
                 if any(isinstance(d, LeftEmpty) for d in live.decisions):
                     outcome, hangup_by = "no_agent", "system"
+                    self._say_and_wait(programme, ["no_agent"], caller.ended)
                     break
-                self._act_on(live)
+                self._act_on(live, programme)
+                if callback_key in leg.digits() and self._queue_callback(live, leg):
+                    self._say_and_wait(programme, ["callback_confirmed"], caller.ended)
+                    outcome = "callback"
+                    break
                 if not live.offers:
                     continue
+                programme.cut()  # never an announcement to a caller about to be connected
                 offer = live.offers.pop(0)
-                answered = self._ring(live, dialer, offer, caller)
+                answered = self._ring(live, dialer, offer, caller.ended)
                 if caller.ended.is_set():
                     self._abandon(live)
                     break
@@ -304,38 +377,30 @@ class Distributor:
                     continue
                 extension, agent_leg = answered
                 # The agent answered: stop the hold music, bridge, tap the agent's leg.
-                if hold is not None:
-                    hold.stop()
+                player.stop()
                 live.agent = extension
                 self._recorder.answered(call_id, extension, self._clock())
                 log.info("call.answered", agent=extension)
                 agent_reader = LegReader(agent_leg, "agent", on_end=live.wake.set)
                 agent_reader.add_sink(transcript.leg("agent", time.monotonic() - started).feed)
                 agent_reader.start()
-                bridge = Bridge(caller, agent_reader)
-                bridge.start()
-                while not (caller.ended.is_set() or agent_reader.ended.is_set()):
-                    live.wake.wait()
-                    live.wake.clear()
-                bridge.stop()
-                outcome = "answered"
-                hangup_by = "caller" if caller.ended.is_set() else "agent"
+                outcome, hangup_by = self._converse(live, caller, agent_reader)
                 break
         finally:
-            if hold is not None:
-                hold.stop()
+            player.stop()
             leg.hangup()
             if agent_leg is not None:
                 agent_leg.hangup()
             caller.join(2)
             if agent_reader is not None:
                 agent_reader.join(2)
-            if self._stopping.is_set():
+            if self._stopping.is_set() and outcome != "callback":
                 outcome, hangup_by = ("interrupted" if outcome != "answered" else outcome), "system"
-            self.routed(lambda acd: acd.abandon(call_id, self._clock()))  # no-op unless still queued
-            if live.agent is not None:
-                self.routed(lambda acd: acd.hung_up(call_id, self._clock(), hangup_by))
-            self._recorder.ended(call_id, self._clock(), outcome, hangup_by)
+            if outcome != "callback":
+                self.routed(lambda acd: acd.abandon(call_id, self._clock()))  # no-op unless still queued
+                if live.agent is not None:
+                    self.routed(lambda acd: acd.hung_up(call_id, self._clock(), hangup_by))
+                self._recorder.ended(call_id, self._clock(), outcome, hangup_by)
             log.info("call.ended", outcome=outcome, hangup_by=hangup_by)
             self._dispatch()  # the agent is free again: route the next caller before transcribing
             transcript.finish()
@@ -343,14 +408,41 @@ class Distributor:
                 self._live.pop(call_id, None)
                 self._idle.notify_all()
 
-    def _act_on(self, live: _LiveCall) -> None:
-        """Decisions time made for this call (announcements, callback offers): logged; prompts come later."""
+    def _converse(self, live: _LiveCall, caller: LegReader, agent: LegReader) -> tuple[str, str]:
+        """Bridge the two legs until one hangs up: ("answered", who hung up)."""
+        bridge = Bridge(caller, agent)
+        bridge.start()
+        while not (caller.ended.is_set() or agent.ended.is_set()):
+            live.wake.wait()
+            live.wake.clear()
+        bridge.stop()
+        return "answered", ("caller" if caller.ended.is_set() else "agent")
+
+    def _queue_callback(self, live: _LiveCall, leg: Leg) -> bool:
+        """The caller pressed the callback key: keep their place, call them back at their number."""
+        try:
+            self.routed(lambda acd: acd.request_callback(live.call_id, leg.remote, self._clock()))
+        except RoutingError as exc:
+            log.info("call.callback_refused", reason=str(exc))
+            return False
+        self._recorder.event(live.call_id, "callback_requested", self._clock(), {"number": leg.remote})
+        log.info("call.callback_requested", number=leg.remote)
+        return True
+
+    def _act_on(self, live: _LiveCall, programme: Programme) -> None:
+        """Decisions time made for this call: announcements and callback offers, spoken over the hold
+        music (an announcement never interrupts another prompt)."""
         while live.decisions:
             d = live.decisions.pop(0)
-            if isinstance(d, Announce):
+            if isinstance(d, Announce) and not programme.speaking:
                 log.info("call.announce", position=d.position, estimated_wait=d.estimated_wait)
+                for name in announcement(d.position, d.estimated_wait):
+                    programme.say(self._prompt(name))
             elif isinstance(d, OfferCallback):
                 log.info("call.callback_offered")
+                self._recorder.event(live.call_id, "callback_offered", self._clock())
+                programme.cut()
+                programme.say(self._prompt("callback_offer"))
 
     def _abandon(self, live: _LiveCall) -> None:
         ringing = self.routed(lambda acd: acd.abandon(live.call_id, self._clock()))
@@ -359,10 +451,93 @@ class Distributor:
         log.info("call.abandoned", while_ringing=ringing)
         self._dispatch()
 
+    # --- a queued callback whose turn came -----------------------------------------------------
+    def _start_callback(self, offer: Offer) -> None:
+        """Called under the lock from ``_dispatch`` for an offer whose caller hung up to be called back."""
+        live = _LiveCall(offer.call_id)
+        self._live[offer.call_id] = live
+        threading.Thread(target=self._call_back, args=(live, offer), name=f"callback-{offer.call_id[:8]}",
+                         daemon=True).start()
+
+    def _call_back(self, live: _LiveCall, offer: Offer) -> None:
+        structlog.contextvars.bind_contextvars(call_id=live.call_id)
+        agent_leg: Leg | None = None
+        caller_leg: Leg | None = None
+        readers: list[LegReader] = []
+        transcript = None
+        outcome, hangup_by = "", "system"
+        try:
+            dialer = self.callback_dialer() if self.callback_dialer is not None else None
+            if dialer is None:
+                log.warning("callback.no_worker")
+                for ext in offer.extensions:
+                    self._missed(live, ext, "refused", "no worker can dial")
+                return
+            never = threading.Event()
+            while (answered := self._ring(live, dialer, offer, never)) is None:
+                with self._lock:  # the callback keeps its place; a new offer may already be here
+                    if not live.offers:
+                        return
+                    offer = live.offers.pop(0)
+            extension, agent_leg = answered
+            live.agent = extension
+            number = offer.callback or ""
+            self._recorder.event(live.call_id, "callback_dialled", self._clock(), {"agent": extension,
+                                                                                   "number": number})
+            log.info("callback.dialling", agent=extension, number=number)
+            notice = Player(agent_leg, iter(self._prompt("callback_agent")), f"cb-{live.call_id[:8]}")
+            notice.start()
+            try:
+                caller_leg = dialer.dial(number)
+                if not caller_leg.wait_answered(self._settings.callback_answer_timeout):
+                    caller_leg.hangup()
+                    caller_leg = None
+            except DialFailed as exc:
+                log.info("callback.caller_unreachable", error=str(exc))
+                caller_leg = None
+            notice.stop()
+            if caller_leg is None:
+                self.routed(lambda acd: acd.callback_failed(live.call_id, self._clock()))
+                self._recorder.event(live.call_id, "callback_failed", self._clock(), {"number": number})
+                outcome, hangup_by = "abandoned", "caller"
+                return
+            self._recorder.answered(live.call_id, extension, self._clock())
+            log.info("callback.connected", agent=extension)
+            transcript = self._transcriber.begin(live.call_id)
+            caller = LegReader(caller_leg, "caller", on_end=live.wake.set)
+            caller.add_sink(transcript.leg("caller", 0.0).feed)
+            agent = LegReader(agent_leg, "agent", on_end=live.wake.set)
+            agent.add_sink(transcript.leg("agent", 0.0).feed)
+            readers = [caller, agent]
+            caller.start()
+            agent.start()
+            outcome, hangup_by = self._converse(live, caller, agent)
+        except Exception:
+            log.exception("callback.failed")
+            outcome, hangup_by = "failed", "system"
+        finally:
+            for leg in (caller_leg, agent_leg):
+                if leg is not None:
+                    leg.hangup()
+            for reader in readers:
+                reader.join(2)
+            if live.agent is not None and outcome:
+                self.routed(lambda acd: acd.hung_up(live.call_id, self._clock(), hangup_by))
+            if outcome:
+                self._recorder.ended(live.call_id, self._clock(), outcome, hangup_by)
+                log.info("call.ended", outcome=outcome, hangup_by=hangup_by)
+            with self._lock:
+                self._live.pop(live.call_id, None)
+                self._idle.notify_all()
+            self._dispatch()
+            if transcript is not None:
+                transcript.finish()
+            structlog.contextvars.unbind_contextvars("call_id")
+
     def _ring(self, live: _LiveCall, dialer: Dialer, offer: Offer,
-              caller: LegReader) -> tuple[str, Leg] | None:
+              gone: threading.Event) -> tuple[str, Leg] | None:
         """Ring the offered agents at once; the first to answer gets the call (the others are cancelled).
-        None after refusals or the ring timeout."""
+        None after refusals, the ring timeout, or the caller leaving (``gone``)."""
         legs: dict[str, Leg] = {}
         for extension in offer.extensions:
             self._recorder.event(live.call_id, "ringing", self._clock(), {"agent": extension})
@@ -373,11 +548,11 @@ class Distributor:
                 self._missed(live, extension, "busy", str(exc))
         deadline = time.monotonic() + offer.ring_timeout
         winner: tuple[str, Leg] | None = None
-        while legs and winner is None and not caller.ended.is_set() and time.monotonic() < deadline:
+        while legs and winner is None and not gone.is_set() and time.monotonic() < deadline:
             step = min(0.1, max(0.0, deadline - time.monotonic())) / len(legs)
             for extension, agent_leg in list(legs.items()):
                 if agent_leg.wait_answered(step):
-                    if caller.ended.is_set():
+                    if gone.is_set():
                         break
                     won = self._answered(live.call_id, extension)
                     del legs[extension]
@@ -390,9 +565,9 @@ class Distributor:
                     self._missed(live, extension, "refused", "refused")
         for extension, agent_leg in legs.items():  # still ringing: the timeout, or the caller left
             agent_leg.hangup()
-            if not caller.ended.is_set() and winner is None:
+            if not gone.is_set() and winner is None:
                 self._missed(live, extension, "timeout", "no answer")
-        if winner is None and not caller.ended.is_set():
+        if winner is None and not gone.is_set():
             self._dispatch()
         return winner
 

@@ -101,6 +101,8 @@ class IvrMenu:
     options: Mapping[str, MenuOption] = field(default_factory=dict)
     timeout: float = 5.0  # seconds to wait for a digit after the prompt
     retries: int = 2  # times the menu is repeated after no or an invalid digit
+    prompt: str = ""  # what the menu says; empty: made from the options
+    callback_key: str = "*"  # pressed while waiting: be called back, keeping the place
 
     def choose(self, digit: str) -> MenuOption | None:
         return self.options.get(digit)
@@ -251,8 +253,9 @@ def parse_config(doc: Any) -> RoutingConfig:
 
 
 def _menu(raw: Any, queues: Mapping[str, QueueSettings]) -> IvrMenu:
-    if not isinstance(raw, Mapping) or not set(raw) <= {"options", "timeout", "retries"}:
-        raise ConfigError(f"menu must be a mapping of options, timeout and retries, got {raw!r}.")
+    if not isinstance(raw, Mapping) or not set(raw) <= {"options", "timeout", "retries", "prompt", "callback_key"}:
+        raise ConfigError(f"menu must be a mapping of options, timeout, retries, prompt and callback_key, "
+                          f"got {raw!r}.")
     options: dict[str, MenuOption] = {}
     raw_options = raw.get("options") or {}
     if not isinstance(raw_options, Mapping):
@@ -267,6 +270,10 @@ def _menu(raw: Any, queues: Mapping[str, QueueSettings]) -> IvrMenu:
         if queue not in queues:
             raise ConfigError(f"menu key {key}: queue {queue!r} is not a queue.")
         options[key] = MenuOption(queue, _text(f"menu key {key}", "category", opt.get("category", "")))
-    timeout = _number("menu", "timeout", raw.get("timeout", 5.0), minimum=0.5) or 5.0
+    timeout = _number("menu", "timeout", raw.get("timeout", 5.0), minimum=0.1) or 5.0
     retries = _int("menu", "retries", raw.get("retries", 2), minimum=0)
-    return IvrMenu(options, timeout, retries)
+    prompt = _text("menu", "prompt", raw.get("prompt", ""))
+    callback_key = _text("menu", "callback_key", raw.get("callback_key", "*"))
+    if len(callback_key) != 1 or callback_key not in "0123456789*#" or callback_key in options:
+        raise ConfigError(f"menu: callback_key {callback_key!r} must be a telephone key not used by an option.")
+    return IvrMenu(options, timeout, retries, prompt, callback_key)

@@ -30,6 +30,7 @@ class FakeLeg:
         self.ended = threading.Event()
         self.inbound: queue.Queue[bytes | None] = queue.Queue()
         self.written: list[bytes] = []
+        self.pressed = ""  # DTMF digits not yet read
         self.heard = threading.Event()  # something other than hold music was written to this leg
         self.hold_heard = threading.Event()
 
@@ -64,6 +65,10 @@ class FakeLeg:
         if self._state is LegState.ENDED:
             return None
         return self.inbound.get()
+
+    def digits(self) -> str:
+        pressed, self.pressed = self.pressed, ""
+        return pressed
 
     def write_frame(self, frame: bytes) -> None:
         self.written.append(frame)
@@ -235,6 +240,7 @@ def test_caller_abandons_while_queued(recorder: Recorder) -> None:
     caller = FakeLeg("c5", "5550105")
     thread = run_call(distributor, caller, FakeDialer({}))
     assert caller.hold_heard.wait(TIMEOUT)
+    _wait_for(recorder, "queued")
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c5", "abandoned", "caller")
@@ -368,3 +374,151 @@ def test_the_ticker_ends_wrap_up_and_routes_the_next_call(recorder: Recorder) ->
         thread.join(TIMEOUT)
     finally:
         distributor.stop()
+
+
+def prompt_frame(name: str) -> bytes:
+    return (name.encode() * 320)[:320]
+
+
+def prompts(name: str) -> list[bytes]:
+    return [prompt_frame(name)] * 3
+
+
+def make_ivr(recorder: Recorder, on_shift: list[str], **general: Any) -> Distributor:
+    config = parse_config({
+        "queues": {"general": {"numbers": ["100"], "tiers": [{"extensions": ["1001"]}], "ring_timeout": 1,
+                               **general},
+                   "network": {"numbers": ["101"], "tiers": [{"extensions": ["1002"]}], "ring_timeout": 1}},
+        "menu": {"timeout": 0.3, "retries": 1,
+                 "options": {"1": {"queue": "general", "category": "printer"},
+                             "2": {"queue": "network", "category": "network"}}},
+    })
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC),
+                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts, digit_poll=0.02))
+    distributor.update_rota(AGENTS, on_shift)
+    return distributor
+
+
+def wait_heard(leg: FakeLeg, name: str) -> bool:
+    for _ in range(int(TIMEOUT / 0.01)):
+        if prompt_frame(name) in leg.written:
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+def test_the_menu_choice_picks_the_queue_and_the_category(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1002": "answer"})
+    caller = FakeLeg("c20", "5550120")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu"), "the menu was not played"
+    caller.pressed = "2"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"  # the network queue's agent, not general's
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c20", {"digit": "2", "queue": "network", "category": "network"}) in recorder.log
+
+
+def test_no_input_still_reaches_a_human_after_the_retries(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c21", "5550121")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert prompt_frame("menu_again") in caller.written  # the menu was repeated once
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c21", {"digit": "", "queue": "general", "category": ""}) in recorder.log
+
+
+def test_a_wrong_key_repeats_the_menu_then_the_right_one_counts(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c22", "5550122")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "7"
+    assert wait_heard(caller, "menu_again")
+    caller.pressed = "1"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c22", {"digit": "1", "queue": "general", "category": "printer"}) in recorder.log
+
+
+def test_a_queues_own_number_skips_the_menu(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1002": "answer"})
+    caller = FakeLeg("c23", "5550123")
+    thread = threading.Thread(target=distributor.handle, args=(caller, dialer, "hotline-1", "101"), daemon=True)
+    thread.start()
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"
+    assert prompt_frame("menu") not in caller.written
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+
+
+def test_waiting_callers_hear_their_position_and_wait_over_the_hold_music(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [], announce_every=1)
+    distributor.start()
+    try:
+        caller = FakeLeg("c24", "5550124")
+        thread = threading.Thread(target=distributor.handle, args=(caller, FakeDialer({}), "hotline-1", "100"),
+                                  daemon=True)
+        thread.start()
+        assert wait_heard(caller, "menu")
+        caller.pressed = "1"
+        assert wait_heard(caller, "position_1"), "no position announcement"
+        assert wait_heard(caller, "wait_3")  # nobody staffs it: one round of the default 180 s
+        caller.far_end_hangs_up()
+        thread.join(TIMEOUT)
+    finally:
+        distributor.stop()
+
+
+def test_a_queued_callback_keeps_the_place_and_calls_the_caller_back_when_an_agent_is_free(
+        recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [])
+    dialer = FakeDialer({"1001": "answer", "5550125": "answer"})
+    distributor.callback_dialer = lambda: dialer
+    caller = FakeLeg("c25", "5550125")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "1"
+    _wait_for(recorder, "queued")
+    caller.pressed = "*"
+    assert caller.ended.wait(TIMEOUT), "the caller was not let go after asking for a callback"
+    thread.join(TIMEOUT)
+    assert prompt_frame("callback_confirmed") in caller.written
+    waiting = distributor.acd.waiting()
+    assert [(c.call_id, c.callback) for c in waiting] == [("c25", "5550125")]
+    assert not any(e[0] == "ended" for e in recorder.log)  # the call goes on as a callback
+    distributor.update_rota(AGENTS, ["1001"])  # an agent comes on shift: the callback's turn
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550125"
+    agent, called_back = dialer.legs["1001"][0], dialer.legs["5550125"][0]
+    assert speak_until_heard(called_back, agent), "the called-back caller was not bridged to the agent"
+    called_back.far_end_hangs_up()
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c25", "answered", "caller")
+    assert ("answered", "c25", "1001") in recorder.log
+    assert distributor.acd.waiting() == []
+    assert [e.kind.value for e in distributor.acd.log if e.call_id == "c25"][-3:] == [
+        "answer", "complete", "wrap_up_end"]
+
+
+def test_a_callback_the_caller_does_not_answer_frees_the_agent(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [])
+    dialer = FakeDialer({"1001": "answer", "5550126": "refuse"})
+    distributor.callback_dialer = lambda: dialer
+    distributor.routed(lambda acd: acd.enqueue("c26", "general", datetime.now(UTC), caller="5550126"))
+    distributor.routed(lambda acd: acd.request_callback("c26", "5550126", datetime.now(UTC)))
+    distributor.update_rota(AGENTS, ["1001"])
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550126"
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c26", "abandoned", "caller")
+    assert distributor.acd.agent("1001").state == "available"
+    assert "callback_failed" in [e.kind.value for e in distributor.acd.log]
