@@ -273,7 +273,6 @@ class Distributor:
         menu = config.menu
         if not menu.options or not self._prompt("menu"):
             return None
-        leg.digits()  # forget anything pressed before the menu
         for attempt in range(menu.retries + 1):
             programme.cut()
             if attempt:

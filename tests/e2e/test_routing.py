@@ -132,3 +132,35 @@ def test_a_queued_callback_is_completed(tmp_path: Path, launch: Any, talk: Path)
     kinds = [e["kind"] for e in call["events"]]
     assert kinds.index("callback_requested") < kinds.index("callback_dialled")
     assert service.wait_waiting(0) == []
+
+
+def test_the_menu_choice_by_dtmf_picks_the_queue_and_sets_the_case_category(tmp_path: Path, launch: Any,
+                                                                           talk: Path) -> None:
+    service = launch({"1001": 1, "2001": 2}, {
+        "default_queue": "general",
+        "menu": {"timeout": 4, "retries": 1, "options": {"1": {"queue": "general", "category": "printer"},
+                                                         "2": {"queue": "network", "category": "network"}}},
+        "queues": {"general": {"numbers": ["100"], "tiers": [{"level": 1}], "announce_every": None},
+                   "network": {"tiers": [{"level": 2}], "announce_every": None}},
+    })
+    general = service.phone(tmp_path, "1001", speak=talk, auto_answer=True)
+    network = service.phone(tmp_path, "2001", speak=talk, auto_answer=True)
+    caller = service.phone(tmp_path, "5550303", speak=talk)
+    try:
+        for phone in (general, network, caller):
+            phone.wait_registered()
+        dial(service, caller)
+        caller.command("sndcode", "2")  # during the menu prompt: barge-in
+        network.wait_event("CALL_ESTABLISHED", 15)
+        service.wait_answered("5550303")
+        caller.hangup()
+        case = service.wait_call_closed(caller="5550303")
+    finally:
+        for phone in (general, network, caller):
+            phone.stop()
+    (call,) = case["calls"]
+    assert (call["outcome"], call["agent_extension"]) == ("answered", "2001")
+    assert case["category"] == "network"
+    assert [e["detail"] for e in call["events"] if e["kind"] == "triage"] == [
+        {"digit": "2", "queue": "network", "category": "network"}]
+    assert not general.saw("CALL_ESTABLISHED")
