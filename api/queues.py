@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from api.deps import ServicesDep
 from routing.agents import RoutingError
+from routing.metrics import QueueMetrics
 from routing.reports import queue_report, queue_views
 
 router = APIRouter(tags=["queues"])
@@ -32,22 +33,6 @@ class QueueOut(BaseModel):
     service_level_s: float
     live: dict[str, Any]
     metrics: dict[str, Any] | None = None
-
-
-class Metrics(BaseModel):
-    queue: str
-    offered: int
-    answered: int
-    abandoned: int
-    short_abandoned: int
-    answered_within_sl: int
-    service_level: float | None
-    service_level_with_abandons: float | None
-    asa: float | None
-    abandonment_rate: float | None
-    aht: float | None
-    overflowed: int
-    callbacks: int
 
 
 def window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -80,7 +65,7 @@ def get_queue(name: str, services: ServicesDep) -> dict[str, Any]:
     raise HTTPException(HTTPStatus.NOT_FOUND, detail=f"No queue is named {name!r}.")
 
 
-@router.get("/queues/{name}/metrics", response_model=Metrics)
+@router.get("/queues/{name}/metrics", response_model=QueueMetrics)
 def queue_metrics(name: str, services: ServicesDep, since: Annotated[AwareDatetime | None, Query()] = None,
                   until: Annotated[AwareDatetime | None, Query()] = None) -> dict[str, Any]:
     _known(services, name)
