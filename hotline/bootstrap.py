@@ -22,7 +22,6 @@ from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
-from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings, with_ring_timeout
 from routing.queuefile import default_config, read_config
 from routing.speech import prompt_texts
@@ -174,8 +173,8 @@ class Service:
         """Apply the rota as it stands now to routing (after an edit, at a shift boundary, at start)."""
         now = self.clock()
         rota = self.rota.rota(now - timedelta(days=1), now + timedelta(days=1))
-        agents = [AgentProfile(a.extension, a.level, frozenset(getattr(a, "skills", ())))
-                  for a in self.rota.list_agents()]
+        config = self.distributor.acd.config
+        agents = [config.profile(a.extension, a.level, getattr(a, "skills", ())) for a in self.rota.list_agents()]
         self.distributor.update_rota(agents, rota.on_shift(now))
 
     def rota_changed(self) -> None:

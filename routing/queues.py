@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,12 +109,27 @@ class IvrMenu:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Routing's own settings for one agent, beside what the rota says about them."""
+
+    skills: frozenset[str] = frozenset()
+    wrap_up: float | None = None  # seconds of after-call work in every queue; None: each queue's own
+
+
+@dataclass(frozen=True)
 class RoutingConfig:
     queues: Mapping[str, QueueSettings]
     default_queue: str
     menu: IvrMenu = IvrMenu()
     vip: Mapping[str, int] = field(default_factory=dict)  # caller number -> priority (higher first)
     default_handle_time: float = 180.0  # seconds, for wait estimates before any call is measured
+    agents: Mapping[str, AgentSettings] = field(default_factory=dict)  # by extension
+
+    def profile(self, extension: str, level: int, skills: Iterable[str] = ()) -> AgentProfile:
+        """The agent's routing profile: the rota's extension, level and skills, plus this configuration's
+        skills and wrap-up for them."""
+        own = self.agents.get(extension, AgentSettings())
+        return AgentProfile(extension, level, frozenset(skills) | own.skills, own.wrap_up)
 
     def queue(self, name: str) -> QueueSettings:
         try:
@@ -222,7 +237,7 @@ def parse_config(doc: Any) -> RoutingConfig:
     """A :class:`RoutingConfig` from a parsed document; :class:`ConfigError` naming the first fault."""
     if not isinstance(doc, Mapping):
         raise ConfigError(f"The queue configuration must be a mapping, got {type(doc).__name__}.")
-    unknown = set(doc) - {"queues", "default_queue", "menu", "vip", "default_handle_time"}
+    unknown = set(doc) - {"queues", "default_queue", "menu", "vip", "default_handle_time", "agents"}
     if unknown:
         raise ConfigError(f"Unknown top-level key(s) {', '.join(sorted(map(str, unknown)))} in the queue "
                           "configuration.")
@@ -249,7 +264,25 @@ def parse_config(doc: Any) -> RoutingConfig:
         raise ConfigError(f"vip must map caller numbers to priorities, got {raw_vip!r}.")
     vip = {_text("vip", "number", k): _int("vip", f"priority of {k}", v, minimum=1) for k, v in raw_vip.items()}
     aht = _number("configuration", "default_handle_time", doc.get("default_handle_time", 180.0), minimum=1.0)
-    return RoutingConfig(queues, default, menu, vip, aht or 180.0)
+    return RoutingConfig(queues, default, menu, vip, aht or 180.0, _agents(doc.get("agents") or {}))
+
+
+def _agents(raw: Any) -> dict[str, AgentSettings]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"agents must map extensions to their skills and wrap_up, got {raw!r}.")
+    out: dict[str, AgentSettings] = {}
+    for ext, settings in raw.items():
+        where = f"agent {ext}"
+        if not isinstance(settings, Mapping) or not set(settings) <= {"skills", "wrap_up"}:
+            raise ConfigError(f"{where}: give skills (a list) and/or wrap_up (seconds), got {settings!r}.")
+        skills = settings.get("skills") or []
+        if not isinstance(skills, list):
+            raise ConfigError(f"{where}: skills must be a list, got {skills!r}.")
+        wrap = settings.get("wrap_up")
+        out[_text("agents", "extension", ext)] = AgentSettings(
+            frozenset(_text(where, "skill", s) for s in skills),
+            _number(where, "wrap_up", wrap) if wrap is not None else None)
+    return out
 
 
 def _menu(raw: Any, queues: Mapping[str, QueueSettings]) -> IvrMenu:

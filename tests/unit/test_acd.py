@@ -661,3 +661,11 @@ def test_the_shipped_configuration_is_valid_and_routes_by_number_and_menu() -> N
     option = cfg.menu.choose("2")
     assert option is not None and option.queue == "network"
     assert cfg.menu.choose("7") is None
+
+
+def test_the_configuration_adds_skills_and_an_agents_own_wrap_up_to_the_rotas_profile() -> None:
+    cfg = parse_config({"queues": {"q": {}}, "agents": {"2001": {"skills": ["network"], "wrap_up": 20}}})
+    assert cfg.profile("2001", 2, ["vpn"]) == AgentProfile("2001", 2, frozenset({"network", "vpn"}), 20.0)
+    assert cfg.profile("1001", 1) == AgentProfile("1001", 1)
+    with pytest.raises(RoutingError, match="agent 2001: skills must be a list"):
+        parse_config({"queues": {"q": {}}, "agents": {"2001": {"skills": "network"}}})
