@@ -1,7 +1,8 @@
 """Queues API: the queues with live figures, their metrics over a window, opening and closing.
 
 ``GET /queues``, ``GET /queues/{name}``, ``GET /queues/{name}/metrics``, ``POST /queues/{name}/close`` and
-``/open``. An unknown queue is 404. Metrics default to today (UTC) until now. No authentication yet.
+``/open``, ``GET /queue-log`` (the log of one call, or of a window). An unknown queue is 404. Metrics and
+the log default to today (UTC) until now. No authentication yet.
 """
 
 from __future__ import annotations
@@ -92,3 +93,23 @@ def open_queue(name: str, services: ServicesDep) -> dict[str, Any]:
     _known(services, name)
     services.routing.set_queue_closed(name, False)
     return get_queue(name, services)
+
+
+class QueueEventOut(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    call_id: str
+    queue: str
+    agent: str | None
+    detail: dict[str, Any]
+
+
+@router.get("/queue-log", response_model=list[QueueEventOut])
+def queue_log(services: ServicesDep, call_id: Annotated[str | None, Query(max_length=200)] = None,
+              since: Annotated[AwareDatetime | None, Query()] = None,
+              until: Annotated[AwareDatetime | None, Query()] = None) -> list[Any]:
+    """Every event of one SIP call (``call_id``), or of every call over the window."""
+    if call_id is not None:
+        return list(services.routing_log.call_events(call_id))
+    return list(services.routing_log.events(*window(since, until, services.clock())))

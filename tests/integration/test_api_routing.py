@@ -119,3 +119,16 @@ def test_agent_state_errors(world: Any) -> None:
     r = client.post("/api/v1/agents/1001/pause", json={"reason": "break"})
     assert r.status_code == 409 and "cannot pause while ringing" in r.json()["detail"]
     assert client.get("/api/v1/agents/1001/state").json()["state"] == "ringing"
+
+
+def test_the_queue_log_of_a_call_and_of_a_window(world: Any) -> None:
+    client, distributor, _, clock = world
+    distributor.routed(lambda acd: acd.enqueue("a", "general", NOW))
+    distributor.routed(lambda acd: acd.abandon("a", NOW + timedelta(seconds=4)))
+    distributor.routed(lambda acd: acd.enqueue("b", "network", NOW + timedelta(seconds=5)))
+    clock.now = NOW + timedelta(seconds=10)
+    log = client.get("/api/v1/queue-log", params={"call_id": "a"}).json()
+    assert [(e["kind"], e["queue"], e["detail"].get("wait")) for e in log] == [
+        ("enter", "general", None), ("abandon", "general", 4)]
+    assert [e["call_id"] for e in client.get("/api/v1/queue-log").json()] == ["a", "a", "b"]
+    assert client.get("/api/v1/queue-log", params={"call_id": "nope"}).json() == []
