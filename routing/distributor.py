@@ -405,6 +405,9 @@ class Distributor:
             transcript.finish()
             with self._lock:
                 self._live.pop(call_id, None)
+                if outcome == "callback":  # its turn came while this flow was letting the caller go
+                    for offer in live.offers:
+                        self._start_callback(replace(offer, callback=leg.remote))
                 self._idle.notify_all()
 
     def _converse(self, live: _LiveCall, caller: LegReader, agent: LegReader) -> tuple[str, str]:

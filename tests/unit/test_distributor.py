@@ -384,7 +384,7 @@ def prompts(name: str) -> list[bytes]:
     return [prompt_frame(name)] * 3
 
 
-def make_ivr(recorder: Recorder, on_shift: list[str], **general: Any) -> Distributor:
+def make_ivr(recorder: Recorder, on_shift: list[str], speak: Any = prompts, **general: Any) -> Distributor:
     config = parse_config({
         "queues": {"general": {"numbers": ["100"], "tiers": [{"extensions": ["1001"]}], "ring_timeout": 1,
                                **general},
@@ -395,7 +395,7 @@ def make_ivr(recorder: Recorder, on_shift: list[str], **general: Any) -> Distrib
     })
     distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
                               clock=lambda: datetime.now(UTC),
-                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts, digit_poll=0.02))
+                              settings=FlowSettings(hold_audio=hold_music, prompts=speak, digit_poll=0.02))
     distributor.update_rota(AGENTS, on_shift)
     return distributor
 
@@ -522,3 +522,24 @@ def test_a_callback_the_caller_does_not_answer_frees_the_agent(recorder: Recorde
     assert recorder.end_record() == ("ended", "c26", "abandoned", "caller")
     assert distributor.acd.agent("1001").state == "available"
     assert "callback_failed" in [e.kind.value for e in distributor.acd.log]
+
+
+def test_a_callback_whose_turn_comes_while_the_caller_is_let_go_is_not_lost(recorder: Recorder) -> None:
+    long_goodbye = {"callback_confirmed": [prompt_frame("callback_confirmed")] * 100}  # 2 s
+    distributor = make_ivr(recorder, [], speak=lambda name: long_goodbye.get(name) or prompts(name))
+    dialer = FakeDialer({"1001": "answer", "5550127": "answer"})
+    distributor.callback_dialer = lambda: dialer
+    caller = FakeLeg("c27", "5550127")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "1"
+    _wait_for(recorder, "queued")
+    caller.pressed = "*"
+    assert wait_heard(caller, "callback_confirmed")
+    distributor.update_rota(AGENTS, ["1001"])  # while the goodbye plays: offered to the ending flow
+    thread.join(TIMEOUT)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550127"
+    dialer.legs["5550127"][0].far_end_hangs_up()
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c27", "answered", "caller")
