@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
 from routing.distributor import Distributor, FlowSettings, with_ring_timeout
 from routing.queuefile import default_config, read_config
+from routing.queues import RoutingConfig
 from routing.speech import prompt_texts
 from routing.store import RoutingStore
 from shifts.scheduler import ShiftScheduler
@@ -242,7 +244,7 @@ class Service:
     def make_prompts(self) -> None:
         """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
         try:
-            Prompts.build(self.prompts.directory, prompt_texts(self.distributor.acd.config))
+            make_prompts(self.prompts.directory, self.distributor.acd.config)
         except PromptError as exc:
             log.error("prompts.unavailable", error=str(exc), hint="callers get no menu and no announcements")
 
@@ -296,13 +298,25 @@ class Service:
         return components
 
 
+def queue_config(settings: Settings) -> RoutingConfig:
+    """The queue configuration: ``settings.queue_file``, or the shipped one."""
+    return read_config(settings.queue_file) if settings.queue_file is not None else default_config()
+
+
+def make_prompts(directory: Path, config: RoutingConfig) -> int:
+    """Speak every prompt ``config`` needs into ``directory`` (missing or changed ones); how many there are."""
+    texts = prompt_texts(config)
+    Prompts.build(directory, texts)
+    return len(texts)
+
+
 def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Service:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     cases = CaseStore(engine)
     rota = RotaStore(engine, clock=clock)
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
-    config = read_config(settings.queue_file) if settings.queue_file is not None else default_config()
+    config = queue_config(settings)
     routing = RoutingStore(engine)
     prompts = Prompts(settings.data_dir / "prompts")
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
