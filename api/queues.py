@@ -1,8 +1,9 @@
 """Queues API: the queues with live figures, their metrics over a window, opening and closing.
 
 ``GET /queues``, ``GET /queues/{name}``, ``GET /queues/{name}/metrics``, ``POST /queues/{name}/close`` and
-``/open``, ``GET /queue-log`` (the log of one call, or of a window). An unknown queue is 404. Metrics and
-the log default to today (UTC) until now. No authentication yet.
+``/open``, ``POST /queue-calls/{call_id}/transfer``, ``GET /queue-log`` (the log of one call, or of a
+window). An unknown queue or call is 404. Metrics and the log default to today (UTC) until now. No
+authentication yet.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ServicesDep
 from routing.agents import RoutingError
@@ -33,6 +34,7 @@ class QueueOut(BaseModel):
     overflow_to: str | None
     service_level_s: float
     live: dict[str, Any]
+    calls: list[dict[str, Any]] = Field(description="Calls waiting, in the order they will be served.")
     metrics: dict[str, Any] | None = None
 
 
@@ -113,3 +115,19 @@ def queue_log(services: ServicesDep, call_id: Annotated[str | None, Query(max_le
     if call_id is not None:
         return list(services.routing_log.call_events(call_id))
     return list(services.routing_log.events(*window(since, until, services.clock())))
+
+
+class TransferIn(BaseModel):
+    queue: str = Field(examples=["network"])
+    by: str = Field("api", max_length=200, description="Who moved it (until the API has authentication).")
+
+
+@router.post("/queue-calls/{call_id}/transfer", response_model=QueueOut)
+def transfer_call(call_id: str, body: TransferIn, services: ServicesDep) -> dict[str, Any]:
+    """Move a waiting call to another queue; it keeps its place by arrival. 404: no such queue or call."""
+    _known(services, body.queue)
+    try:
+        services.routing.transfer(call_id, body.queue, body.by)
+    except RoutingError as error:
+        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
+    return get_queue(body.queue, services)

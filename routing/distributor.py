@@ -208,6 +208,17 @@ class Distributor:
     def log_out(self, extension: str, by: str, reason: str = "") -> None:
         self.routed(lambda acd: acd.log_out(extension, self._clock(), by, reason))
 
+    def transfer(self, call_id: str, queue: str, by: str) -> None:
+        """Move a waiting call to another queue (it keeps its place by arrival); an agent ringing for it is
+        released."""
+        self.routed(lambda acd: acd.transfer(call_id, queue, self._clock(), by))
+        self._recorder.event(call_id, "transfer", self._clock(), {"queue": queue, "by": by})
+        with self._lock:
+            live = self._live.get(call_id)
+            if live is not None:
+                live.offers.clear()  # an offer not yet rung is void: its agent was released
+        self._dispatch()
+
     def set_queue_closed(self, queue: str, closed: bool) -> None:
         self.routed(lambda acd: acd.set_closed(queue, closed))
 
@@ -574,7 +585,13 @@ class Distributor:
         return winner
 
     def _answered(self, call_id: str, extension: str) -> bool:
-        return self.routed(lambda acd: acd.answered(call_id, extension, self._clock()))
+        """Whether ``extension``'s answer wins the call. A stale answer (the ring was cancelled meanwhile by a
+        transfer or a reconciliation) loses: its leg is hung up, the call goes on."""
+        try:
+            return self.routed(lambda acd: acd.answered(call_id, extension, self._clock()))
+        except RoutingError as exc:
+            log.warning("routing.stale_answer", agent=extension, reason=str(exc))
+            return False
 
     def _missed(self, live: _LiveCall, extension: str, reason: str, detail: str) -> None:
         try:

@@ -27,6 +27,10 @@ def queue_views(acd: Acd, now: datetime) -> list[dict[str, Any]]:
         "tiers": [{"level": t.level, "skill": t.skill, "extensions": list(t.extensions)} for t in q.tiers],
         "max_wait": q.max_wait, "at_max_wait": q.at_max_wait.value, "overflow_to": q.overflow_to,
         "service_level_s": q.service_level, "live": live[q.name],
+        "calls": [{"call_id": c.call_id, "position": i, "caller": c.caller, "priority": c.priority,
+                   "waited": (now - c.arrived).total_seconds(), "ringing": sorted(c.ringing),
+                   "callback": c.callback is not None, "category": c.category}
+                  for i, c in enumerate(acd.waiting(q.name), start=1)],
     } for q in acd.config.queues.values()]
 
 

@@ -132,3 +132,16 @@ def test_the_queue_log_of_a_call_and_of_a_window(world: Any) -> None:
         ("enter", "general", None), ("abandon", "general", 4)]
     assert [e["call_id"] for e in client.get("/api/v1/queue-log").json()] == ["a", "a", "b"]
     assert client.get("/api/v1/queue-log", params={"call_id": "nope"}).json() == []
+
+
+def test_a_waiting_call_is_transferred_and_keeps_its_place(world: Any) -> None:
+    client, distributor, store, _ = world
+    distributor.routed(lambda acd: acd.set_on_shift([], NOW))
+    distributor.routed(lambda acd: acd.enqueue("old", "general", NOW - timedelta(seconds=60)))
+    distributor.routed(lambda acd: acd.enqueue("new", "network", NOW - timedelta(seconds=10)))
+    r = client.post("/api/v1/queue-calls/old/transfer", json={"queue": "network", "by": "supervisor"})
+    assert r.status_code == 200, r.text
+    assert [(c["call_id"], c["position"]) for c in r.json()["calls"]] == [("old", 1), ("new", 2)]
+    assert [e.kind.value for e in store.call_events("old")] == ["enter", "transfer"]
+    assert client.post("/api/v1/queue-calls/ghost/transfer", json={"queue": "network"}).status_code == 404
+    assert client.post("/api/v1/queue-calls/old/transfer", json={"queue": "nope"}).status_code == 404

@@ -543,3 +543,20 @@ def test_a_callback_whose_turn_comes_while_the_caller_is_let_go_is_not_lost(reco
     dialer.legs["5550127"][0].far_end_hangs_up()
     assert distributor.wait_idle(TIMEOUT)
     assert recorder.end_record() == ("ended", "c27", "answered", "caller")
+
+
+def test_a_transfer_while_an_agent_rings_releases_the_agent_and_the_call_goes_on(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"], speak=lambda name: None)
+    dialer = FakeDialer({"1001": "silent", "1002": "answer"})
+    caller = FakeLeg("c28", "5550128")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    distributor.transfer("c28", "network", "supervisor")
+    dialer.legs["1001"][0].pick_up()  # answers just after the transfer released them: too late
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"  # the network queue's agent
+    assert dialer.legs["1001"][0].ended.wait(TIMEOUT)
+    assert speak_until_heard(caller, dialer.legs["1002"][0])
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c28", "answered", "caller")
+    assert ("answered", "c28", "1002") in recorder.log
