@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,9 @@ class Services:
     ``cases`` is a ``cases.store.CaseStore``, ``rota`` a ``shifts.store.RotaStore``; ``health`` returns the
     component map that ``GET /health`` reports; ``on_rota_changed`` is called after every rota edit so
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
-    the staffing check) or ``None`` while no source is wired.
+    the staffing check) or ``None`` while no source is wired. ``routing`` is the
+    ``routing.distributor.Distributor``, ``routing_log`` the ``routing.store.RoutingStore`` the metrics are
+    read from; ``clock`` gives "now".
     """
 
     cases: Any
@@ -24,6 +27,9 @@ class Services:
     health: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
     on_rota_changed: Callable[[], None] = field(default=lambda: None)
     call_history: Any = None
+    routing: Any = None
+    routing_log: Any = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def get_services(request: Request) -> Services:

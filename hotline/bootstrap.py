@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,13 +23,17 @@ from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
-from routing.distributor import Distributor, FlowSettings
+from routing.distributor import Distributor, FlowSettings, with_ring_timeout
+from routing.queuefile import default_config, read_config
+from routing.queues import RoutingConfig
+from routing.speech import prompt_texts
+from routing.store import RoutingStore
 from shifts.rules import Rules
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
 from telephony.leg import Leg
-from telephony.prompts import hold_music
+from telephony.prompts import PromptError, Prompts, hold_music
 from telephony.pyvoip import SipWorker
 from transcription.redaction import redact
 from transcription.segments import Segment
@@ -73,6 +78,14 @@ class CaseRecorder:
 
     def event(self, call_id: str, kind: str, at: datetime, detail: dict[str, Any] | None = None) -> None:
         self._safely(kind, lambda: self._cases.call_event(call_id, kind, at, detail))
+        if kind == "triage" and detail and detail.get("category"):
+            self._safely("category", lambda: self._set_category(call_id, at, str(detail["category"])))
+
+    def _set_category(self, call_id: str, at: datetime, category: str) -> None:
+        """The IVR choice sets the case's category (a category set by a person is not overwritten)."""
+        case = self._cases.get_case(self._cases.get_call(call_id).case_id)
+        if not case.category:
+            self._cases.describe_case(case.id, at, category, case.subject)
 
     def answered(self, call_id: str, extension: str, at: datetime) -> None:
         self._safely("answered", lambda: self._cases.call_answered(call_id, extension, at))
@@ -147,7 +160,9 @@ class Service:
     engine: Engine
     cases: CaseStore
     rota: RotaStore
+    routing: RoutingStore
     distributor: Distributor
+    prompts: Prompts
     transcriber: CaseTranscriber
     kamailio: Kamailio | None
     workers: list[SipWorker] = field(default_factory=list)
@@ -161,7 +176,9 @@ class Service:
         """Apply the rota as it stands now to routing (after an edit, at a shift boundary, at start)."""
         now = self.clock()
         rota = self.rota.rota(now - timedelta(days=1), now + timedelta(days=1))
-        self.distributor.update_rota(list(rota.agents), rota.routable(now, self.settings.shift_end_grace))
+        config = self.distributor.acd.config
+        agents = [config.profile(a.extension, a.level, a.skills) for a in rota.agents.values()]
+        self.distributor.update_rota(agents, rota.routable(now, self.settings.shift_end_grace))
 
     def rota_changed(self) -> None:
         self.refresh_rota()
@@ -194,12 +211,18 @@ class Service:
         interrupted = self.cases.interrupt_unfinished_calls(self.clock())
         if interrupted:
             log.warning("calls.interrupted_by_restart", count=interrupted)
+        recovered = self.routing.recover(self.clock())
+        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
+        log.info("routing.recovered", callbacks=len(recovered.callbacks), interrupted=len(recovered.interrupted),
+                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
         if self.kamailio is not None:
             self.kamailio.start()
         self.load_model()
+        self.make_prompts()
         self.refresh_rota()
+        self.distributor.start()
         self.scheduler = ShiftScheduler(
             s.resolved_database_url, self.rota.rota, lambda _event: self.refresh_rota(), self.clock,
             grace=s.shift_end_grace,
@@ -215,9 +238,17 @@ class Service:
             )
             worker.start()
             self.workers.append(worker)
+        self.distributor.callback_dialer = lambda: next((w for w in self.workers if w.registered), None)
         for worker in self.workers:
             worker.wait_registered(5)
         log.info("service.started", workers=[w.status() for w in self.workers])
+
+    def make_prompts(self) -> None:
+        """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
+        try:
+            make_prompts(self.prompts.directory, self.distributor.acd.config)
+        except PromptError as exc:
+            log.error("prompts.unavailable", error=str(exc), hint="callers get no menu and no announcements")
 
     def load_model(self) -> None:
         path = self.settings.resolved_model_path
@@ -269,6 +300,18 @@ class Service:
         return components
 
 
+def queue_config(settings: Settings) -> RoutingConfig:
+    """The queue configuration: ``settings.queue_file``, or the shipped one."""
+    return read_config(settings.queue_file) if settings.queue_file is not None else default_config()
+
+
+def make_prompts(directory: Path, config: RoutingConfig) -> int:
+    """Speak every prompt ``config`` needs into ``directory`` (missing or changed ones); how many there are."""
+    texts = prompt_texts(config)
+    Prompts.build(directory, texts)
+    return len(texts)
+
+
 def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Service:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -276,18 +319,23 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     rota = RotaStore(engine, clock=clock,
                      rules=Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest))
     transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
-    distributor = Distributor(recorder=CaseRecorder(cases), transcriber=transcriber, clock=clock,
-                              settings=FlowSettings(ring_timeout=settings.ring_timeout, hold_audio=hold_music))
+    config = queue_config(settings)
+    routing = RoutingStore(engine)
+    prompts = Prompts(settings.data_dir / "prompts")
+    distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
+                              transcriber=transcriber, clock=clock,
+                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames), journal=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
         kamailio = Kamailio(EdgeConfig(settings.sip_host, settings.sip_port, settings.sip_domain,
                                        settings.hotline_number, workers, settings.data_dir / "kamailio"),
                             binary=settings.kamailio_binary)
-    return Service(settings=settings, engine=engine, cases=cases, rota=rota, distributor=distributor,
-                   transcriber=transcriber, kamailio=kamailio, clock=clock)
+    return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,
+                   prompts=prompts, transcriber=transcriber, kamailio=kamailio, clock=clock)
 
 
 def make_app(service: Service) -> Any:
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
-                               on_rota_changed=service.rota_changed))
+                               on_rota_changed=service.rota_changed, routing=service.distributor,
+                               routing_log=service.routing, clock=service.clock))

@@ -16,9 +16,11 @@ app = typer.Typer(help="hotline: self-hosted contact centre for IT helpdesk hotl
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 models_app = typer.Typer(help="Speech models.", no_args_is_help=True)
 rota_app = typer.Typer(help="The shift rota.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Spoken prompts (menu, announcements, callbacks).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
 app.add_typer(rota_app, name="rota")
+app.add_typer(prompts_app, name="prompts")
 
 
 def _settings() -> Settings:
@@ -101,6 +103,18 @@ def rota_import(path: Path) -> None:
     upgrade(settings.resolved_database_url)
     summary = RotaStore(make_engine(settings.resolved_database_url)).load_file(path, actor="cli")
     typer.echo(str(summary))
+
+
+@prompts_app.command("make")
+def prompts_make() -> None:
+    """Speak the queue configuration's prompts with espeak-ng into DATA_DIR/prompts (only missing or
+    changed ones; the service also does this at start)."""
+    from hotline.bootstrap import make_prompts, queue_config
+
+    settings = _settings()
+    directory = settings.data_dir / "prompts"
+    count = make_prompts(directory, queue_config(settings))
+    typer.echo(f"{count} prompts ready in {directory}")
 
 
 @app.command()

@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     kamailio_binary: str = Field("kamailio")
     start_kamailio: bool = Field(True, description="Start and stop Kamailio with the service.")
 
-    ring_timeout: float = Field(15.0, gt=0, description="Seconds an agent's phone rings before the next agent.")
+    ring_timeout: float | None = Field(
+        None, gt=0, description="Seconds an agent's phone rings before the next agent, for every queue; "
+        "unset: each queue's own ring_timeout."
+    )
+    queue_file: Path | None = Field(
+        None, description="YAML or JSON queue configuration; unset: the shipped one (routing/queues.yaml)."
+    )
     max_calls_per_worker: int = Field(
         20, ge=1, description="Calls one worker takes at once; measured: RTP pacing holds at 20 bridged calls "
         "per process on 2 cores and degrades at 30 (bench/calls.py)."

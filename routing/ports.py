@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from routing.agents import Transition
+from routing.events import QueueEvent
+
 
 class CallRecorder(Protocol):
     """Writes the call's life to its case record (the queue log)."""
@@ -34,3 +37,10 @@ class CallTranscript(Protocol):
 
 class Transcriber(Protocol):
     def begin(self, call_id: str) -> CallTranscript: ...
+
+
+class Journal(Protocol):
+    """Persists what routing recorded (queue events and agent transitions), in order. Raising keeps the
+    batch for the next call: nothing is dropped."""
+
+    def record(self, events: list[QueueEvent], transitions: list[Transition]) -> None: ...

@@ -57,6 +57,10 @@ class Leg(Protocol):
         """Queue one 20 ms frame for sending; the SIP stack paces it out."""
         ...
 
+    def digits(self) -> str:
+        """The DTMF digits (RFC 2833) received since the last call, oldest first; "" when none."""
+        ...
+
 
 class DialFailed(RuntimeError):
     """An outbound leg could not be set up (busy, rejected, not registered, timed out)."""

@@ -1,4 +1,4 @@
-"""Alembic environment: one database, one branch per domain package (cases, shifts)."""
+"""Alembic environment: one database, one branch per domain package (cases, shifts, routing)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from sqlalchemy import Connection, text
 
 from cases.orm import metadata as cases_metadata
 from hotline.db import make_migration_engine
+from routing.orm import metadata as routing_metadata
 from shifts.orm import metadata as shifts_metadata
 
 config = context.config
-target_metadata = [cases_metadata, shifts_metadata]
+target_metadata = [cases_metadata, shifts_metadata, routing_metadata]
 
 
 def run_migrations_offline() -> None:

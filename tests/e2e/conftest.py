@@ -126,6 +126,7 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
         "HOTLINE_MODEL_PATH": str(MODEL),
         "HOTLINE_ROTA_FILE": str(rota),
         "HOTLINE_RING_TIMEOUT": str(ring_timeout),
+        "HOTLINE_QUEUE_FILE": str(Path(__file__).with_name("queues_direct.yaml")),
         "HOTLINE_LOG_JSON": "true",
         **(extra_env or {}),
     }

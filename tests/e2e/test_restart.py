@@ -43,6 +43,8 @@ def test_crash_mid_call_then_restart(tmp_path: Path, service_factory) -> None:
         (call,) = case["calls"]
         assert (call["outcome"], call["hangup_by"]) == ("interrupted", "system")
         assert call["ended_at"] is not None
+        queue_log = [e["kind"] for e in restarted.get("/api/v1/queue-log", call_id=call["sip_call_id"])]
+        assert queue_log[:3] == ["enter", "ring", "answer"] and queue_log[-1] == "interrupted"
 
         # Kamailio's registrations live in memory: after the restart each phone is reachable again once it
         # re-registers (on its own timer; here the agent's phone is restarted, which registers at once).

@@ -26,3 +26,15 @@ def test_a_database_error_never_reaches_the_call(migrated_database_url: str) -> 
     # Unknown call: the store raises, the recorder logs and carries on (the live call must not die of it).
     recorder.ended("never-started", T0, "answered", "caller")
     recorder.event("never-started", "ringing", T0, {"agent": "1001"})
+
+
+def test_the_menu_choice_sets_the_case_category_once(migrated_database_url: str) -> None:
+    store = CaseStore(make_engine(migrated_database_url))
+    recorder = CaseRecorder(store)
+    recorder.started("c1", "5550101", "100", "hotline-1", T0)
+    recorder.event("c1", "triage", T0, {"digit": "2", "queue": "network", "category": "network"})
+    case_id = store.get_call("c1").case_id
+    assert store.get_case(case_id).category == "network"
+    recorder.started("c2", "5550101", "100", "hotline-1", T0)  # the same caller's case
+    recorder.event("c2", "triage", T0, {"digit": "1", "queue": "general", "category": "printer"})
+    assert store.get_case(case_id).category == "network"  # an existing category is not overwritten

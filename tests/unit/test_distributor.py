@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
+from routing.queues import parse_config
 from telephony.leg import DialFailed, LegState
 
 FRAME = b"\x01\x00" * 160
@@ -28,6 +30,7 @@ class FakeLeg:
         self.ended = threading.Event()
         self.inbound: queue.Queue[bytes | None] = queue.Queue()
         self.written: list[bytes] = []
+        self.pressed = ""  # DTMF digits not yet read
         self.heard = threading.Event()  # something other than hold music was written to this leg
         self.hold_heard = threading.Event()
 
@@ -62,6 +65,10 @@ class FakeLeg:
         if self._state is LegState.ENDED:
             return None
         return self.inbound.get()
+
+    def digits(self) -> str:
+        pressed, self.pressed = self.pressed, ""
+        return pressed
 
     def write_frame(self, frame: bytes) -> None:
         self.written.append(frame)
@@ -151,11 +158,16 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3) -> tuple[Distributor, FakeTranscriber]:
+AGENTS = [AgentProfile("1001"), AgentProfile("1002"), AgentProfile("1003")]
+
+
+def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3,
+         **queue: Any) -> tuple[Distributor, FakeTranscriber]:
     transcriber = FakeTranscriber()
-    distributor = Distributor(recorder=recorder, transcriber=transcriber, clock=lambda: datetime.now(UTC),
-                              settings=FlowSettings(ring_timeout=ring_timeout, hold_audio=hold_music))
-    distributor.update_rota(["1001", "1002", "1003"], on_shift)
+    config = parse_config({"queues": {"general": {"ring_timeout": ring_timeout, "numbers": ["100"], **queue}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=transcriber,
+                              clock=lambda: datetime.now(UTC), settings=FlowSettings(hold_audio=hold_music))
+    distributor.update_rota(AGENTS, on_shift)
     return distributor, transcriber
 
 
@@ -208,7 +220,7 @@ def test_ring_timeout_moves_on_to_the_next_on_shift_agent(recorder: Recorder) ->
     assert dialer.legs["1001"][0].ended.is_set(), "the unanswered agent leg was not cancelled"
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
-    assert ("no_answer", "c3", {"agent": "1001", "reason": "no_answer"}) in recorder.log
+    assert ("no_answer", "c3", {"agent": "1001", "reason": "timeout", "detail": "no answer"}) in recorder.log
     assert recorder.end_record()[2:] == ("answered", "caller")
 
 
@@ -228,6 +240,7 @@ def test_caller_abandons_while_queued(recorder: Recorder) -> None:
     caller = FakeLeg("c5", "5550105")
     thread = run_call(distributor, caller, FakeDialer({}))
     assert caller.hold_heard.wait(TIMEOUT)
+    _wait_for(recorder, "queued")
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c5", "abandoned", "caller")
@@ -265,7 +278,7 @@ def test_a_rota_change_routes_a_waiting_call_at_once(recorder: Recorder) -> None
     thread = run_call(distributor, caller, dialer)
     assert caller.hold_heard.wait(TIMEOUT)
     assert dialer.dialled.empty()
-    distributor.update_rota(["1001", "1002", "1003"], ["1003"])
+    distributor.update_rota(AGENTS, ["1003"])
     assert dialer.dialled.get(timeout=TIMEOUT) == "1003"
     caller.far_end_hangs_up()
     thread.join(TIMEOUT)
@@ -281,3 +294,269 @@ def test_calls_ended_by_a_stopping_service_are_recorded_as_interrupted(recorder:
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c9", "interrupted", "system")
     assert distributor.wait_idle(TIMEOUT)
+
+
+def test_ring_all_bridges_exactly_one_of_two_agents_who_both_answer(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001", "1002"], strategy="ring-all")
+    dialer = FakeDialer({"1001": "answer", "1002": "answer"})
+    caller = FakeLeg("c10", "5550110")
+    thread = run_call(distributor, caller, dialer)
+    assert {dialer.dialled.get(timeout=TIMEOUT) for _ in range(2)} == {"1001", "1002"}
+    winner = next(e[2] for e in _wait_for(recorder, "answered"))
+    loser = "1002" if winner == "1001" else "1001"
+    assert dialer.legs[loser][0].ended.wait(TIMEOUT), "the agent who lost the race kept the call"
+    assert speak_until_heard(caller, dialer.legs[winner][0])
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert [e for e in recorder.log if e[0] == "answered"] == [("answered", "c10", winner)]
+    assert distributor.acd.agent(loser).state == "available"
+
+
+def _wait_for(recorder: Recorder, kind: str) -> list[tuple[Any, ...]]:
+    for _ in range(int(TIMEOUT / 0.01)):
+        found = [e for e in recorder.log if e[0] == kind]
+        if found:
+            return found
+        threading.Event().wait(0.01)
+    raise AssertionError(f"no {kind} event")
+
+
+class FlakyJournal:
+    def __init__(self) -> None:
+        self.fail = True
+        self.events: list[Any] = []
+
+    def record(self, events: list[Any], transitions: list[Any]) -> None:
+        if self.fail:
+            raise OSError("database down")
+        self.events += events
+
+
+def test_a_failing_journal_loses_nothing_and_catches_up_in_order(recorder: Recorder) -> None:
+    journal = FlakyJournal()
+    config = parse_config({"queues": {"general": {}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC), settings=FlowSettings(), journal=journal)
+    distributor.update_rota(AGENTS, [])
+    distributor.routed(lambda acd: acd.enqueue("x", "general", datetime.now(UTC)))
+    journal.fail = False
+    distributor.routed(lambda acd: acd.abandon("x", datetime.now(UTC)))
+    assert [e.kind.value for e in journal.events] == ["enter", "abandon"]
+
+
+def test_reconciliation_frees_an_agent_whose_call_is_gone(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"])
+    now = datetime.now(UTC)
+    distributor.routed(lambda acd: acd.enqueue("ghost", "general", now))
+    distributor.routed(lambda acd: acd.assign(now))
+    distributor.routed(lambda acd: acd.answered("ghost", "1001", now))
+    assert distributor.acd.agent("1001").state == "on_call"
+    assert distributor.reconcile() == ["1001"]  # no live call has that id
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_the_ticker_ends_wrap_up_and_routes_the_next_call(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"], wrap_up=0.3)
+    distributor.start()
+    try:
+        dialer = FakeDialer({"1001": "answer"})
+        first = FakeLeg("c11", "5550111")
+        thread = run_call(distributor, first, dialer)
+        dialer.dialled.get(timeout=TIMEOUT)
+        first.far_end_hangs_up()
+        thread.join(TIMEOUT)
+        assert distributor.acd.agent("1001").state == "wrap_up"
+        second = FakeLeg("c12", "5550112")
+        thread = run_call(distributor, second, dialer)
+        assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+        assert any(t.action == "ready" and t.by == "system" for t in distributor.acd.transitions)
+        second.far_end_hangs_up()
+        thread.join(TIMEOUT)
+    finally:
+        distributor.stop()
+
+
+def prompt_frame(name: str) -> bytes:
+    return (name.encode() * 320)[:320]
+
+
+def prompts(name: str) -> list[bytes]:
+    return [prompt_frame(name)] * 3
+
+
+def make_ivr(recorder: Recorder, on_shift: list[str], speak: Any = prompts, **general: Any) -> Distributor:
+    config = parse_config({
+        "queues": {"general": {"numbers": ["100"], "tiers": [{"extensions": ["1001"]}], "ring_timeout": 1,
+                               **general},
+                   "network": {"numbers": ["101"], "tiers": [{"extensions": ["1002"]}], "ring_timeout": 1}},
+        "menu": {"timeout": 0.3, "retries": 1,
+                 "options": {"1": {"queue": "general", "category": "printer"},
+                             "2": {"queue": "network", "category": "network"}}},
+    })
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC),
+                              settings=FlowSettings(hold_audio=hold_music, prompts=speak, digit_poll=0.02))
+    distributor.update_rota(AGENTS, on_shift)
+    return distributor
+
+
+def wait_heard(leg: FakeLeg, name: str) -> bool:
+    for _ in range(int(TIMEOUT / 0.01)):
+        if prompt_frame(name) in leg.written:
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+def test_the_menu_choice_picks_the_queue_and_the_category(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1002": "answer"})
+    caller = FakeLeg("c20", "5550120")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu"), "the menu was not played"
+    caller.pressed = "2"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"  # the network queue's agent, not general's
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c20", {"digit": "2", "queue": "network", "category": "network"}) in recorder.log
+
+
+def test_no_input_still_reaches_a_human_after_the_retries(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c21", "5550121")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert prompt_frame("menu_again") in caller.written  # the menu was repeated once
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c21", {"digit": "", "queue": "general", "category": ""}) in recorder.log
+
+
+def test_a_wrong_key_repeats_the_menu_then_the_right_one_counts(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c22", "5550122")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "7"
+    assert wait_heard(caller, "menu_again")
+    caller.pressed = "1"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert ("triage", "c22", {"digit": "1", "queue": "general", "category": "printer"}) in recorder.log
+
+
+def test_a_queues_own_number_skips_the_menu(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"])
+    dialer = FakeDialer({"1002": "answer"})
+    caller = FakeLeg("c23", "5550123")
+    thread = threading.Thread(target=distributor.handle, args=(caller, dialer, "hotline-1", "101"), daemon=True)
+    thread.start()
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"
+    assert prompt_frame("menu") not in caller.written
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+
+
+def test_waiting_callers_hear_their_position_and_wait_over_the_hold_music(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [], announce_every=1)
+    distributor.start()
+    try:
+        caller = FakeLeg("c24", "5550124")
+        thread = threading.Thread(target=distributor.handle, args=(caller, FakeDialer({}), "hotline-1", "100"),
+                                  daemon=True)
+        thread.start()
+        assert wait_heard(caller, "menu")
+        caller.pressed = "1"
+        assert wait_heard(caller, "position_1"), "no position announcement"
+        assert wait_heard(caller, "wait_3")  # nobody staffs it: one round of the default 180 s
+        caller.far_end_hangs_up()
+        thread.join(TIMEOUT)
+    finally:
+        distributor.stop()
+
+
+def test_a_queued_callback_keeps_the_place_and_calls_the_caller_back_when_an_agent_is_free(
+        recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [])
+    dialer = FakeDialer({"1001": "answer", "5550125": "answer"})
+    distributor.callback_dialer = lambda: dialer
+    caller = FakeLeg("c25", "5550125")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "1"
+    _wait_for(recorder, "queued")
+    caller.pressed = "*"
+    assert caller.ended.wait(TIMEOUT), "the caller was not let go after asking for a callback"
+    thread.join(TIMEOUT)
+    assert prompt_frame("callback_confirmed") in caller.written
+    waiting = distributor.acd.waiting()
+    assert [(c.call_id, c.callback) for c in waiting] == [("c25", "5550125")]
+    assert not any(e[0] == "ended" for e in recorder.log)  # the call goes on as a callback
+    distributor.update_rota(AGENTS, ["1001"])  # an agent comes on shift: the callback's turn
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550125"
+    agent, called_back = dialer.legs["1001"][0], dialer.legs["5550125"][0]
+    assert speak_until_heard(called_back, agent), "the called-back caller was not bridged to the agent"
+    called_back.far_end_hangs_up()
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c25", "answered", "caller")
+    assert ("answered", "c25", "1001") in recorder.log
+    assert distributor.acd.waiting() == []
+    assert [e.kind.value for e in distributor.acd.log if e.call_id == "c25"][-3:] == [
+        "answer", "complete", "wrap_up_end"]
+
+
+def test_a_callback_the_caller_does_not_answer_frees_the_agent(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, [])
+    dialer = FakeDialer({"1001": "answer", "5550126": "refuse"})
+    distributor.callback_dialer = lambda: dialer
+    distributor.routed(lambda acd: acd.enqueue("c26", "general", datetime.now(UTC), caller="5550126"))
+    distributor.routed(lambda acd: acd.request_callback("c26", "5550126", datetime.now(UTC)))
+    distributor.update_rota(AGENTS, ["1001"])
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550126"
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c26", "abandoned", "caller")
+    assert distributor.acd.agent("1001").state == "available"
+    assert "callback_failed" in [e.kind.value for e in distributor.acd.log]
+
+
+def test_a_callback_whose_turn_comes_while_the_caller_is_let_go_is_not_lost(recorder: Recorder) -> None:
+    long_goodbye = {"callback_confirmed": [prompt_frame("callback_confirmed")] * 100}  # 2 s
+    distributor = make_ivr(recorder, [], speak=lambda name: long_goodbye.get(name) or prompts(name))
+    dialer = FakeDialer({"1001": "answer", "5550127": "answer"})
+    distributor.callback_dialer = lambda: dialer
+    caller = FakeLeg("c27", "5550127")
+    thread = run_call(distributor, caller, dialer)
+    assert wait_heard(caller, "menu")
+    caller.pressed = "1"
+    _wait_for(recorder, "queued")
+    caller.pressed = "*"
+    assert wait_heard(caller, "callback_confirmed")
+    distributor.update_rota(AGENTS, ["1001"])  # while the goodbye plays: offered to the ending flow
+    thread.join(TIMEOUT)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    assert dialer.dialled.get(timeout=TIMEOUT) == "5550127"
+    dialer.legs["5550127"][0].far_end_hangs_up()
+    assert distributor.wait_idle(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c27", "answered", "caller")
+
+
+def test_a_transfer_while_an_agent_rings_releases_the_agent_and_the_call_goes_on(recorder: Recorder) -> None:
+    distributor = make_ivr(recorder, ["1001", "1002"], speak=lambda name: None)
+    dialer = FakeDialer({"1001": "silent", "1002": "answer"})
+    caller = FakeLeg("c28", "5550128")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    distributor.transfer("c28", "network", "supervisor")
+    dialer.legs["1001"][0].pick_up()  # answers just after the transfer released them: too late
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1002"  # the network queue's agent
+    assert dialer.legs["1001"][0].ended.wait(TIMEOUT)
+    assert speak_until_heard(caller, dialer.legs["1002"][0])
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c28", "answered", "caller")
+    assert ("answered", "c28", "1002") in recorder.log

@@ -1,0 +1,103 @@
+"""Agent states API: what routing knows of each agent, and the changes agents or supervisors make.
+
+``GET /agent-states`` (every agent's state, with today's metrics), ``GET /agents/{extension}/state``,
+``POST /agents/{extension}/pause`` (with a reason), ``/available`` (log in, end a pause or wrap-up) and
+``/logout``. (``/agents`` itself is the rota's list of people.) An unknown agent is 404; a change the
+agent's state does not allow (pausing during a call) is 409 with the reason. No authentication yet: the
+actor is recorded as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import ServicesDep
+from api.queues import window
+from routing.agents import IllegalTransition, RoutingError
+from routing.reports import agent_report, agent_views
+
+router = APIRouter(tags=["agents"])
+
+
+class AgentState(BaseModel):
+    extension: str
+    level: int
+    skills: list[str]
+    state: str = Field(description="logged_out, available, ringing, on_call, wrap_up or paused.")
+    since: datetime
+    reason: str
+    on_shift: bool
+    call_id: str | None
+    calls_taken: int
+    missed_in_a_row: int
+    metrics: dict[str, Any] | None = None
+
+
+class PauseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200, examples=["lunch"])
+    by: str = Field("api", max_length=200, description="Who asked (until the API has authentication).")
+
+
+class ActorIn(BaseModel):
+    by: str = Field("api", max_length=200)
+    reason: str = Field("", max_length=200)
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except IllegalTransition as error:
+        raise HTTPException(HTTPStatus.CONFLICT, detail=str(error)) from None
+    except RoutingError as error:
+        status = HTTPStatus.NOT_FOUND if "No agent has extension" in str(error) else HTTPStatus.UNPROCESSABLE_ENTITY
+        raise HTTPException(status, detail=str(error)) from None
+
+
+def _one(services: ServicesDep, extension: str) -> dict[str, Any]:
+    views = services.routing.routed(agent_views)
+    for v in views:
+        if v["extension"] == extension:
+            return dict(v)
+    raise HTTPException(HTTPStatus.NOT_FOUND, detail=f"No agent has extension {extension}.")
+
+
+@router.get("/agent-states", response_model=list[AgentState])
+def list_states(services: ServicesDep) -> list[dict[str, Any]]:
+    views = services.routing.routed(agent_views)
+    report = agent_report(services.routing_log, *window(None, None, services.clock()))
+    return [{**v, "metrics": report.get(v["extension"])} for v in views]
+
+
+@router.get("/agents/{extension}/state", response_model=AgentState)
+def get_state(extension: str, services: ServicesDep) -> dict[str, Any]:
+    return _one(services, extension)
+
+
+@router.post("/agents/{extension}/pause", response_model=AgentState)
+def pause(extension: str, body: PauseIn, services: ServicesDep) -> dict[str, Any]:
+    with _domain_errors():
+        services.routing.pause(extension, body.reason, body.by)
+    return _one(services, extension)
+
+
+@router.post("/agents/{extension}/available", response_model=AgentState)
+def available(extension: str, services: ServicesDep, body: ActorIn | None = None) -> dict[str, Any]:
+    with _domain_errors():
+        services.routing.make_available(extension, (body or ActorIn()).by)
+    return _one(services, extension)
+
+
+@router.post("/agents/{extension}/logout", response_model=AgentState)
+def logout(extension: str, services: ServicesDep, body: ActorIn | None = None) -> dict[str, Any]:
+    actor = body or ActorIn()
+    with _domain_errors():
+        services.routing.log_out(extension, actor.by, actor.reason)
+    return _one(services, extension)

@@ -1,0 +1,131 @@
+"""RoutingStore: the queue event log and the agents' transitions in the database, and what a restart
+needs back from them (agents' pauses, callbacks still waiting, calls a crash left open).
+
+It is the ``routing.ports.Journal`` the distributor writes through: each batch in one transaction, so a
+batch is stored whole or not at all (and then sent again). Each method uses its own connection, so one
+store can be shared by threads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select
+
+from routing import orm
+from routing.acd import PendingCallback
+from routing.agents import Action, AgentState, Transition
+from routing.events import TERMINAL, EventKind, QueueEvent
+
+_SHIFT_ACTIONS = (Action.SHIFT_START.value, Action.SHIFT_END.value)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What a restart takes back: each agent's last state and reason, callbacks still waiting in their
+    place, the last sequence number, and the calls that were left open (now logged as interrupted)."""
+
+    states: dict[str, tuple[AgentState, str]]
+    callbacks: list[PendingCallback]
+    last_seq: int
+    interrupted: list[str]
+
+
+def _event(row: Any) -> QueueEvent:
+    return QueueEvent(row.seq, row.at, EventKind(row.kind), row.call_id, row.queue, row.agent, dict(row.detail))
+
+
+def _transition(row: Any) -> Transition:
+    return Transition(row.extension, row.at, AgentState(row.before), AgentState(row.after), Action(row.action),
+                      row.by, row.reason)
+
+
+class RoutingStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- the journal -------------------------------------------------------------------------
+    def record(self, events: list[QueueEvent], transitions: list[Transition]) -> None:
+        with self._engine.begin() as conn:
+            if events:
+                conn.execute(insert(orm.queue_events), [
+                    {"seq": e.seq, "at": e.at, "kind": e.kind.value, "call_id": e.call_id, "queue": e.queue,
+                     "agent": e.agent, "detail": e.detail} for e in events])
+            if transitions:
+                conn.execute(insert(orm.agent_transitions), [
+                    {"extension": t.extension, "at": t.at, "before": t.before.value, "after": t.after.value,
+                     "action": t.action.value, "by": t.by, "reason": t.reason[:500]} for t in transitions])
+
+    # --- reads -------------------------------------------------------------------------------
+    def events(self, start: datetime, end: datetime) -> list[QueueEvent]:
+        q = orm.queue_events
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(q).where(q.c.at >= start, q.c.at < end).order_by(q.c.seq)).all()
+        return [_event(r) for r in rows]
+
+    def call_events(self, call_id: str) -> list[QueueEvent]:
+        q = orm.queue_events
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(q).where(q.c.call_id == call_id).order_by(q.c.seq)).all()
+        return [_event(r) for r in rows]
+
+    def transitions(self, start: datetime, end: datetime) -> list[Transition]:
+        """Transitions in [start, end), preceded by each agent's last state change and last shift record
+        before ``start`` (what the window opened with)."""
+        t = orm.agent_transitions
+        is_shift = t.c.action.in_(_SHIFT_ACTIONS)
+        before_state = select(func.max(t.c.id)).where(t.c.at < start, ~is_shift).group_by(t.c.extension)
+        before_shift = select(func.max(t.c.id)).where(t.c.at < start, is_shift).group_by(t.c.extension)
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t).where(or_(
+                and_(t.c.at >= start, t.c.at < end), t.c.id.in_(before_state), t.c.id.in_(before_shift),
+            )).order_by(t.c.at, t.c.id)).all()
+        return [_transition(r) for r in rows]
+
+    # --- restart -----------------------------------------------------------------------------
+    def recover(self, now: datetime) -> Recovered:
+        """Read back what routing needs after a restart, and log every call that was still in routing's
+        hands (not a waiting callback) as interrupted: no call is lost from the log."""
+        q, t = orm.queue_events, orm.agent_transitions
+        terminal = [k.value for k in TERMINAL]
+        with self._engine.begin() as conn:
+            last_seq = conn.execute(select(func.coalesce(func.max(q.c.seq), 0))).scalar_one()
+            latest = select(func.max(t.c.id)).where(~t.c.action.in_(_SHIFT_ACTIONS)).group_by(t.c.extension)
+            states = {r.extension: (AgentState(r.after), r.reason)
+                      for r in conn.execute(select(t.c.extension, t.c.after, t.c.reason).where(t.c.id.in_(latest)))}
+            closed = select(q.c.call_id).where(q.c.kind.in_(terminal))
+            open_ids = select(q.c.call_id).where(q.c.call_id != "", q.c.call_id.not_in(closed)).distinct()
+            rows = conn.execute(select(q).where(q.c.call_id.in_(open_ids)).order_by(q.c.seq)).all()
+            by_call: dict[str, list[QueueEvent]] = defaultdict(list)
+            for row in rows:
+                by_call[row.call_id].append(_event(row))
+            callbacks: list[PendingCallback] = []
+            interrupted: list[str] = []
+            for call_id, evs in by_call.items():
+                callback = _pending_callback(evs)
+                if callback is not None:
+                    callbacks.append(callback)
+                    continue
+                last_seq += 1
+                conn.execute(insert(q).values(seq=last_seq, at=now, kind=EventKind.INTERRUPTED.value, call_id=call_id,
+                                              queue=evs[-1].queue, agent=None, detail={"reason": "restart"}))
+                interrupted.append(call_id)
+        return Recovered(states, callbacks, last_seq, interrupted)
+
+
+def _pending_callback(events: list[QueueEvent]) -> PendingCallback | None:
+    """The callback an open call still waits for: it asked for one and no agent has taken it yet."""
+    enter = next((e for e in events if e.kind is EventKind.ENTER), None)
+    asked = next((e for e in reversed(events) if e.kind is EventKind.CALLBACK_REQUESTED), None)
+    if enter is None or asked is None or any(e.kind is EventKind.ANSWER for e in events):
+        return None
+    queue = enter.queue
+    for e in events:
+        if e.kind in (EventKind.OVERFLOW, EventKind.TRANSFER) and e.detail.get("to"):
+            queue = str(e.detail["to"])
+    return PendingCallback(enter.call_id, queue, str(enter.detail.get("caller", "")), str(asked.detail["number"]),
+                           int(enter.detail.get("priority", 0)), enter.at, enter.seq,
+                           str(enter.detail.get("category", "")))
