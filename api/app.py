@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import cases, health, rota
+from api import cases, health, live, rota
 from api.deps import Services
 
 __all__ = ["Services", "create_app"]
@@ -17,4 +17,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(cases.router, prefix="/api/v1")
     app.include_router(rota.router, prefix="/api/v1")
+    app.include_router(live.router, prefix="/api/v1")
     return app

@@ -15,13 +15,15 @@ class Services:
 
     ``cases`` is a ``cases.store.CaseStore``, ``rota`` a ``shifts.store.RotaStore``; ``health`` returns the
     component map that ``GET /health`` reports; ``on_rota_changed`` is called after every rota edit so
-    routing sees it at once.
+    routing sees it at once. ``live`` is the live transcript hub (``transcription.live.LiveTranscripts``:
+    ``subscribe(call_id, listener)``), or None where there is none.
     """
 
     cases: Any
     rota: Any
     health: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
     on_rota_changed: Callable[[], None] = field(default=lambda: None)
+    live: Any = None
 
 
 def get_services(request: Request) -> Services:
