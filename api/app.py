@@ -15,7 +15,7 @@ def create_app(services: Services) -> FastAPI:
                   description="Contact-centre API: cases with their calls and transcripts, agents, shifts.")
     app.state.services = services
     app.include_router(health.router)
+    app.include_router(live.router, prefix="/api/v1")  # before cases: its /calls/{id:path} takes any suffix
     app.include_router(cases.router, prefix="/api/v1")
     app.include_router(rota.router, prefix="/api/v1")
-    app.include_router(live.router, prefix="/api/v1")
     return app

@@ -39,7 +39,7 @@ def sse(event: Any) -> str:
     return f"event: {event.kind}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.get("/calls/{call_id}/transcript/live", response_class=StreamingResponse,
+@router.get("/calls/{call_id:path}/transcript/live", response_class=StreamingResponse,
             responses={404: {"description": "No live transcript for this call"}})
 async def live_transcript(call_id: str, services: ServicesDep) -> StreamingResponse:
     """Partial and final segments of a running call as Server-Sent Events, then ``end``."""
