@@ -18,6 +18,7 @@ import functools
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from transcription.spool import DONE, PENDING, CallSpool, LegRecording, Spool, S
 log = logging.getLogger(__name__)
 
 Redactor = Callable[[Segment], Segment]
+PURGE_EVERY_S = 3600.0
 
 
 def _unchanged(segment: Segment) -> Segment:
@@ -156,6 +158,7 @@ class CallTranscriber:
         self.live = live if live is not None else LiveTranscripts()
         self.redactor = redactor or _unchanged
         self.keep_days = keep_days
+        self._last_purge = time.monotonic()
 
     def begin(self, call_id: str) -> CallSession:
         self.live.open(call_id)
@@ -174,12 +177,17 @@ class CallTranscriber:
         outcome.set_result(redacted)
 
     def settled(self, call: SpooledCall) -> None:
-        """The call's transcript is on the case: mark it done and apply the retention setting."""
+        """The call's transcript is on the case: mark it done and apply the retention setting (at once
+        for 0 days, else by a sweep of the spool at most once an hour)."""
         if self.keep_days <= 0:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(call.folder)
-        else:
-            self.spool.mark(call, DONE)
+            return
+        self.spool.mark(call, DONE)
+        now = time.monotonic()
+        if now - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = now
+            self.purge()
 
     def purge(self) -> int:
         """Delete spooled audio past the retention period (done calls only)."""

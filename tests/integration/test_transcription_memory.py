@@ -7,6 +7,7 @@ after ``recycle_s`` seconds of audio. Costs 1 to 2 min of CPU: it is the only te
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -16,14 +17,17 @@ import pytest
 from tests.integration.test_transcription_pool import require_model
 from tests.speech import frames, read_pcm, require_speech_tools, silence, synthesise
 from transcription.pool import PoolConfig, RecogniserPool
+from transcription.segments import SegmentRecognised
 
 pytestmark = pytest.mark.integration
 
 MINUTES = 30
-RECYCLE_S = 120.0
-BOUND_MB = 60.0
-"""Allowed rise of the process's RSS over its level once the first leg has started: one recogniser's
-growth between recycles (≈ 4 MB/min for 2 min) plus allocator slack. Without recycling it rises ≈ 120 MB."""
+RECYCLE_S = float(os.environ.get("HOTLINE_TEST_RECYCLE_S", "60"))
+WARM_S = 180.0
+BOUND_MB = 20.0
+"""Allowed rise of the process's RSS after the first 3 minutes of audio. Measured (bench/asr_memory.py):
+with the recogniser replaced every 60 s the RSS stays within ≈ 10 MB of its 3-minute level; without, it
+climbs ≈ 30 MB more until Vosk resets its own feature pipeline at about 10 minutes of audio."""
 
 
 def rss_mb(pid: int) -> float:
@@ -43,16 +47,21 @@ def test_a_thirty_minute_leg_keeps_the_recogniser_process_memory_flat(tmp_path: 
     pool = RecogniserPool(PoolConfig(require_model(), processes=1, legs_per_process=1, partials=True,
                                      recycle_s=RECYCLE_S))
     pool.start()
-    samples: list[float] = []
+    samples: list[tuple[float, float]] = []  # (seconds of audio decoded, RSS in MB)
+    heard = [0.0]
     stop = threading.Event()
+
+    def on_event(event: SegmentRecognised) -> None:
+        heard[0] = max(heard[0], event.segment.end)
+
     try:
-        leg = pool.open_leg("long", "caller", 0.0)
+        leg = pool.open_leg("long", "caller", 0.0, on_event)
         assert leg is not None and leg.worker_pid is not None
         pid = leg.worker_pid
 
         def sample() -> None:
             while not stop.wait(0.5):
-                samples.append(rss_mb(pid))
+                samples.append((heard[0], rss_mb(pid)))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -70,9 +79,9 @@ def test_a_thirty_minute_leg_keeps_the_recogniser_process_memory_flat(tmp_path: 
     assert elapsed < MINUTES * 60 / 4, f"decoded 30 min of audio in {elapsed:.0f} s: not faster than real time"
     assert segments[-1].end > MINUTES * 60 - 60, "word times must run on across recogniser replacements"
     assert sum("printer" in s.text for s in segments) > MINUTES * 60 / 8 * 0.5
-    assert len(samples) > 20
-    baseline = samples[len(samples) // 10]  # once the first recogniser has warmed up
-    peak = max(samples)
-    assert peak - baseline < BOUND_MB, f"RSS rose from {baseline:.0f} MB to {peak:.0f} MB over {MINUTES} min"
-    late = samples[len(samples) // 2:]
-    assert max(late) - min(late) < BOUND_MB
+    warm = [rss for at, rss in samples if at <= WARM_S]
+    later = [rss for at, rss in samples if at > WARM_S]
+    assert len(warm) > 3 and len(later) > 20
+    baseline, peak = max(warm), max(later)
+    assert peak - baseline < BOUND_MB, (f"RSS rose from {baseline:.0f} MB (first {WARM_S:.0f} s of audio) to "
+                                        f"{peak:.0f} MB over {MINUTES} min")

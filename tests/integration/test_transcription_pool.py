@@ -150,7 +150,7 @@ def test_a_leg_beyond_live_capacity_is_transcribed_from_its_spool_after_the_call
     finally:
         small.stop()
     by_speaker = {s: text_of([x for x in segments if x.speaker == s]) for s in ("caller", "agent")}
-    assert "printer" in by_speaker["caller"] and "printer" in by_speaker["agent"], by_speaker
+    assert "second floor" in by_speaker["caller"] and "second floor" in by_speaker["agent"], by_speaker
     assert {(r.speaker, r.source) for r in session.reports} == {("caller", "live"), ("agent", "spool")}
 
 
@@ -178,7 +178,7 @@ def test_a_recogniser_process_killed_mid_call_loses_nothing(tmp_path: Path, say)
     finally:
         own.stop()
     said = text_of(segments)
-    assert said.count("printer") == 2 and "second floor" in said, said
+    assert said.startswith("my printer is not working") and "second floor" in said, said
     assert [(r.source, r.reason != "") for r in session.reports] == [("spool", True)]
 
 
@@ -195,6 +195,36 @@ def test_without_a_model_the_audio_waits_in_the_spool_and_is_transcribed_later(
 
     restarted = service(tmp_path, pool)  # the next start, with a model
     ((call, future),) = restarted.recover()
-    assert "printer" in text_of(future.result(60))
+    assert "second floor" in text_of(future.result(60))
     restarted.settled(call)
     assert restarted.spool.unfinished() == [] and not call.folder.exists()  # retention 0: audio deleted
+
+
+IVR_ANSWERS = ("printer", "vpn", "password", "outlook", "wi fi", "yes", "no", "[unk]")
+
+
+def test_a_phrase_list_restricts_a_leg_to_the_answers_an_ivr_expects(pool: RecogniserPool, say) -> None:
+    """The small English model has a dynamic graph (graph/HCLr.fst + graph/Gr.fst), so a leg can be held
+    to a phrase list. Free recognition of these single words from espeak-ng speech mostly fails."""
+    spoken = {"printer": "printer", "v p n": "vpn", "password": "password", "outlook": "outlook", "yes": "yes",
+              "no": "no"}
+    free: list[str] = []
+    held: list[str] = []
+    for word in spoken:
+        pcm = say(word) + silence(0.5)
+        for grammar, out in (((), free), (IVR_ANSWERS, held)):
+            leg = pool.open_leg("ivr", "caller", 0.0, grammar=grammar)
+            assert leg is not None
+            for frame in frames(pcm):
+                leg.feed(frame)
+            leg.end()
+            out.append(text_of(leg.result.result(30)))
+    answers = [" ".join(w for w in text.split() if w != "[unk]") for text in held]  # [unk]: noise at the onset
+    assert answers == list(spoken.values()), held
+    assert sum(a == b for a, b in zip(free, spoken.values(), strict=True)) <= len(spoken) // 2, free
+    leg = pool.open_leg("ivr", "caller", 0.0, grammar=IVR_ANSWERS)
+    assert leg is not None
+    for frame in frames(say("can you restart the VPN client") + silence(0.5)):
+        leg.feed(frame)
+    leg.end()
+    assert set(text_of(leg.result.result(30)).split()) <= set(" ".join(IVR_ANSWERS).split())  # restricts, no bias
