@@ -238,6 +238,7 @@ class _Job:
     call_id: str
     file: Path | None = None
     grammar: tuple[str, ...] = ()
+    fed_bytes: int = 0
     attempts: int = 0
     segments: list[Segment] = field(default_factory=list)
     future: Future[list[Segment]] = field(default_factory=Future)
@@ -331,6 +332,7 @@ class LiveLeg:
             if self._ended or self._worker.dead:
                 return  # a dead process's leg is transcribed from the spool
             self._pending += pcm
+            self._job.fed_bytes += len(pcm)
             while len(self._pending) >= BLOCK_BYTES:
                 self._worker.post(_AUDIO, self._job.id, bytes(self._pending[:BLOCK_BYTES]))
                 del self._pending[:BLOCK_BYTES]
@@ -493,6 +495,7 @@ class RecogniserPool:
                 self._jobs.pop(job.id, None)
                 worker.live.discard(job.id)
                 worker.files.discard(job.id)
+                worker.decoded_bytes += job.fed_bytes
                 if job.file is not None:
                     with contextlib.suppress(OSError):
                         worker.decoded_bytes += job.file.stat().st_size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +229,29 @@ def test_a_phrase_list_restricts_a_leg_to_the_answers_an_ivr_expects(pool: Recog
         leg.feed(frame)
     leg.end()
     assert set(text_of(leg.result.result(30)).split()) <= set(" ".join(IVR_ANSWERS).split())  # restricts, no bias
+
+
+def test_a_process_that_has_decoded_its_share_is_replaced_when_idle(say) -> None:
+    own = RecogniserPool(PoolConfig(require_model(), processes=1, legs_per_process=2, recycle_process_s=2.0))
+    own.start()
+    try:
+        (first,) = own.pids
+        leg = own.open_leg("r1", "caller", 0.0)
+        assert leg is not None
+        for frame in frames(say("my printer is not working") + silence(0.5)):
+            leg.feed(frame)
+        leg.end()
+        assert "printer" in text_of(leg.result.result(30))
+        deadline = time.monotonic() + 30
+        while not (own.pids and own.pids != [first]) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the replacement happens on its own thread after the leg's result
+        own.wait_ready(60)
+        assert own.recycled == 1 and own.deaths == 0 and own.pids and own.pids != [first]
+        again = own.open_leg("r2", "caller", 0.0)
+        assert again is not None
+        for frame in frames(say("my printer is not working") + silence(0.5)):
+            again.feed(frame)
+        again.end()
+        assert "printer" in text_of(again.result.result(30))
+    finally:
+        own.stop()
