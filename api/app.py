@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import agents, cases, health, queues, rota
+from api import agents, cases, health, live, queues, rota
 from api.deps import Services
 
 __all__ = ["Services", "create_app"]
@@ -16,6 +16,7 @@ def create_app(services: Services) -> FastAPI:
                               "queues and agent states.")
     app.state.services = services
     app.include_router(health.router)
+    app.include_router(live.router, prefix="/api/v1")  # before cases: its /calls/{id:path} takes any suffix
     app.include_router(cases.router, prefix="/api/v1")
     app.include_router(rota.router, prefix="/api/v1")
     app.include_router(queues.router, prefix="/api/v1")

@@ -19,7 +19,8 @@ class Services:
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
     the staffing check) or ``None`` while no source is wired. ``routing`` is the
     ``routing.distributor.Distributor``, ``routing_log`` the ``routing.store.RoutingStore`` the metrics are
-    read from; ``clock`` gives "now".
+    read from; ``clock`` gives "now". ``live`` is the live transcript hub
+    (``transcription.live.LiveTranscripts``: ``subscribe(call_id, listener)``), or None where there is none.
     """
 
     cases: Any
@@ -30,6 +31,7 @@ class Services:
     routing: Any = None
     routing_log: Any = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    live: Any = None
 
 
 def get_services(request: Request) -> Services:

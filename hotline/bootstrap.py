@@ -7,8 +7,12 @@ down in reverse and leaves no thread or process behind.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,9 +39,13 @@ from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
 from telephony.leg import Leg
 from telephony.prompts import PromptError, Prompts, hold_music
 from telephony.pyvoip import SipWorker
+from transcription.calls import CallTranscriber
+from transcription.live import LiveTranscripts
+from transcription.pool import PoolConfig, PoolError, RecogniserPool
 from transcription.redaction import redact
 from transcription.segments import Segment
-from transcription.vosk import CallTranscription, SpeechModel, TranscriptionError
+from transcription.spool import Spool, SpooledCall
+from transcription.vosk import TranscriptionError, check_model_dir
 
 log = structlog.get_logger(__name__)
 
@@ -101,57 +109,86 @@ def to_case_segment(segment: Segment) -> SegmentInput:
     )
 
 
-class _NoTap:
-    def feed(self, frame: bytes) -> None:
-        return None
-
-
 class _CallTranscript:
-    def __init__(self, call_id: str, model: SpeechModel | None, cases: CaseStore, timeout: float,
-                 redacting: bool) -> None:
+    """``routing.ports.CallTranscript``: the call's legs spooled and recognised; ``finish`` attaches the
+    transcript to the case, waiting at most the owner's timeout (a later result is attached when it comes)."""
+
+    def __init__(self, owner: CaseTranscriber, call_id: str) -> None:
+        self._owner = owner
         self._call_id = call_id
-        self._cases = cases
-        self._timeout = timeout
-        self._redacting = redacting
-        self._inner = CallTranscription(model, call_id) if model is not None else None
+        self._session = owner.service.begin(call_id)
 
     def leg(self, speaker: str, offset_s: float) -> Any:
-        return self._inner.leg(speaker, offset_s) if self._inner is not None else _NoTap()
+        return self._session.leg(speaker, offset_s)
 
     def finish(self) -> None:
-        if self._inner is None:
-            log.warning("transcript.skipped_no_model", call_id=self._call_id)
-            try:
-                self._cases.transcript_unavailable(self._call_id, utc_now(), "no speech model is installed")
-            except Exception:
-                log.exception("transcript.mark_failed", call_id=self._call_id)
+        future = self._session.finish()
+        spooled = self._session.spooled
+        if future is None or spooled is None:
+            log.warning("transcript.queued_no_model", call_id=self._call_id,
+                        hint="the call's audio is spooled; it is transcribed at the next start with a model")
             return
         try:
-            segments = self._inner.finish(self._timeout)
-        except TranscriptionError as exc:
-            log.error("transcript.incomplete", call_id=self._call_id, error=str(exc))
-            segments = list(getattr(exc, "segments", []))
-        if self._redacting:
-            segments = [redact(s) for s in segments]  # before anything is stored
-        try:
-            self._cases.attach_transcript(self._call_id, [to_case_segment(s) for s in segments])
-            log.info("transcript.attached", call_id=self._call_id, segments=len(segments))
-        except Exception:
-            log.exception("transcript.attach_failed", call_id=self._call_id)
+            segments = future.result(self._owner.timeout)
+        except FutureTimeout:
+            log.warning("transcript.late", call_id=self._call_id, timeout=self._owner.timeout)
+            future.add_done_callback(lambda f: self._owner.attach_later(spooled, f))
+            return
+        except Exception as exc:
+            log.error("transcript.failed", call_id=self._call_id, error=str(exc),
+                      hint="the call stays in the spool and is transcribed at the next start")
+            return
+        self._owner.attach(spooled, segments)
 
 
 class CaseTranscriber:
-    """``routing.ports.Transcriber``: Vosk per leg, the result attached to the call's case."""
+    """``routing.ports.Transcriber``: every leg spooled and recognised in the recogniser pool, the redacted
+    transcript attached to the call's case."""
 
-    def __init__(self, cases: CaseStore, model: SpeechModel | None, timeout: float = 120.0,
-                 redacting: bool = True) -> None:
+    def __init__(self, cases: CaseStore, service: CallTranscriber, timeout: float = 120.0) -> None:
         self.cases = cases
-        self.model = model
+        self.service = service
         self.timeout = timeout
-        self.redacting = redacting
+        self._late = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcript-attach")
 
     def begin(self, call_id: str) -> _CallTranscript:
-        return _CallTranscript(call_id, self.model, self.cases, self.timeout, self.redacting)
+        return _CallTranscript(self, call_id)
+
+    def attach(self, spooled: SpooledCall, segments: list[Segment]) -> bool:
+        try:
+            self.cases.attach_transcript(spooled.call_id, [to_case_segment(s) for s in segments])
+        except Exception:
+            log.exception("transcript.attach_failed", call_id=spooled.call_id)
+            return False
+        log.info("transcript.attached", call_id=spooled.call_id, segments=len(segments))
+        try:
+            self.service.settled(spooled)
+        except Exception:
+            log.exception("transcript.spool_cleanup_failed", call_id=spooled.call_id)
+        return True
+
+    def attach_later(self, spooled: SpooledCall, future: Future[list[Segment]]) -> None:
+        """Attach a transcript that completes after ``finish`` returned (off the recogniser's threads)."""
+        def run() -> None:
+            error = future.exception()
+            if error is not None:
+                log.error("transcript.failed", call_id=spooled.call_id, error=str(error),
+                          hint="the call stays in the spool and is transcribed at the next start")
+                return
+            self.attach(spooled, future.result())
+
+        with contextlib.suppress(RuntimeError):  # shutting down: the spool keeps the call for the next start
+            self._late.submit(run)
+
+    def recover(self) -> int:
+        """Transcribe the calls left in the spool by an earlier run; returns how many were queued."""
+        recovered = self.service.recover()
+        for spooled, future in recovered:
+            future.add_done_callback(functools.partial(self.attach_later, spooled))
+        return len(recovered)
+
+    def stop(self) -> None:
+        self._late.shutdown(wait=True, cancel_futures=False)
 
 
 @dataclass
@@ -251,15 +288,29 @@ class Service:
             log.error("prompts.unavailable", error=str(exc), hint="callers get no menu and no announcements")
 
     def load_model(self) -> None:
-        path = self.settings.resolved_model_path
-        if not path.exists():
-            log.warning("speech_model.missing", path=str(path),
-                        hint="run 'hotline models install'; calls are taken but not transcribed")
-            return
+        """Start the recogniser pool on the configured model, then transcribe what earlier runs left in the
+        spool. Without a usable model the service still takes calls: their audio is spooled for later."""
+        s = self.settings
+        path = s.resolved_model_path
+        service = self.transcriber.service
         try:
-            self.transcriber.model = SpeechModel.load(path)
-        except TranscriptionError as exc:
-            log.error("speech_model.unusable", path=str(path), error=str(exc))
+            check_model_dir(path.resolve())
+            pool = RecogniserPool(PoolConfig(
+                model_path=path.resolve(), processes=s.resolved_transcription_processes,
+                legs_per_process=s.transcription_legs_per_process, partials=s.transcription_partials,
+                recycle_s=s.recogniser_recycle_s, grammar=tuple(s.transcription_phrases)))
+            pool.start()
+        except (TranscriptionError, PoolError) as exc:
+            waiting = len(service.spool.unfinished())
+            log.warning("speech_model.unavailable", path=str(path), error=str(exc), calls_waiting=waiting,
+                        hint="CALLS ARE NOT TRANSCRIBED: run 'hotline models install' and restart; their "
+                             "audio is kept in the spool and transcribed then")
+            return
+        service.pool = pool
+        removed = service.purge()
+        queued = self.transcriber.recover()
+        log.info("transcription.started", processes=pool.config.processes, pids=pool.pids,
+                 capacity_legs=pool.capacity, recovered_calls=queued, purged_calls=removed)
 
     def stop(self) -> None:
         self.distributor.stop()
@@ -271,6 +322,10 @@ class Service:
             self.scheduler.stop()
         if self.kamailio is not None:
             self.kamailio.stop()
+        pool = self.transcriber.service.pool
+        if pool is not None:
+            pool.stop()  # unfinished spooled calls stay in the spool for the next start
+        self.transcriber.stop()
         self.engine.dispose()
         log.info("service.stopped", threads=[t.name for t in threading.enumerate() if t is not threading.main_thread()])
 
@@ -291,9 +346,10 @@ class Service:
             components["database"] = {"up": True, "dialect": self.engine.dialect.name}
         except Exception as exc:
             components["database"] = {"up": False, "error": str(exc)}
-        model = self.transcriber.model
-        components["speech_model"] = {"up": model is not None, "path": str(s.resolved_model_path),
-                                      "name": model.name if model is not None else None}
+        pool = self.transcriber.service.pool
+        components["speech_model"] = {"up": pool is not None, "path": str(s.resolved_model_path),
+                                      "name": s.resolved_model_path.name if pool is not None else None,
+                                      **(pool.status() if pool is not None else {})}
         components["routing"] = {"up": True, **self.distributor.snapshot()}
         can_take = all(components[k]["up"] for k in ("kamailio", "workers", "database"))
         components["can_take_calls"] = {"up": can_take}
@@ -318,7 +374,10 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     cases = CaseStore(engine)
     rota = RotaStore(engine, clock=clock,
                      rules=Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest))
-    transcriber = CaseTranscriber(cases, None, redacting=settings.redact_transcripts)
+    service = CallTranscriber(Spool(settings.spool_dir), None, LiveTranscripts(),
+                              redactor=redact if settings.redact_transcripts else None,
+                              keep_days=settings.recording_retention_days)
+    transcriber = CaseTranscriber(cases, service)
     config = queue_config(settings)
     routing = RoutingStore(engine)
     prompts = Prompts(settings.data_dir / "prompts")
@@ -338,4 +397,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
 def make_app(service: Service) -> Any:
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, routing=service.distributor,
-                               routing_log=service.routing, clock=service.clock))
+                               routing_log=service.routing, clock=service.clock,
+                               live=service.transcriber.service.live))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,28 @@ class Settings(BaseSettings):
         True, description="Replace card numbers, spoken passwords, e-mail addresses and phone numbers in "
         "transcripts before they reach the case; false stores the text as recognised."
     )
+    transcription_processes: int = Field(
+        0, ge=0, le=64, description="Recogniser processes (each loads the model once, ≈ 250 MB); 0 means one per "
+        "CPU core. They run niced below the SIP workers, so live media keeps priority."
+    )
+    transcription_legs_per_process: int = Field(
+        6, ge=0, description="Legs one recogniser process decodes live; a leg beyond the pool's capacity is "
+        "spooled and transcribed after its call. Measured: two processes keep up with 6 calls (12 legs) on 2 "
+        "cores (bench/asr_capacity.py)."
+    )
+    transcription_partials: bool = Field(True, description="Publish partial results as live events.")
+    recogniser_recycle_s: float = Field(
+        300.0, gt=0, description="Replace a leg's recogniser at the first pause after this many seconds of audio "
+        "(a Vosk recogniser grows ≈ 4 MB per minute of audio until it is deleted)."
+    )
+    recording_retention_days: float = Field(
+        0.0, ge=0, description="Keep each call's spooled audio (WAV per leg) this many days after its transcript "
+        "is on the case; 0 deletes it at once. Audio still waiting for its transcript is never deleted."
+    )
+    transcription_phrases: list[str] = Field(
+        default_factory=list, description="Restrict recognition to these phrases (Vosk phrase list; needs a "
+        "model with a dynamic graph, as the small models have). Empty: free speech. Restricts, does not bias."
+    )
     rota_file: Path | None = Field(None, description="YAML or JSON rota loaded at start (agents and shifts).")
     shift_end_grace: timedelta = Field(
         timedelta(minutes=5), ge=timedelta(0), description="No new call this long before an agent's shift (or "
@@ -71,6 +94,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def resolved_transcription_processes(self) -> int:
+        return self.transcription_processes or max(1, os.cpu_count() or 1)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     @property
     def resolved_model_path(self) -> Path:

@@ -67,12 +67,13 @@ def synthesise(
         if g711 is not None:
             coded = Path(tmp) / "coded.wav"
             encoding = "u-law" if g711 == "ulaw" else "a-law"
-            _run(["sox", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-e", encoding, "-b", "8", str(coded)])
+            _run(["sox", "-R", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-e", encoding, "-b", "8", str(coded)])
             source = coded
         effects = ["pad", str(pad_s), str(pad_s)] if pad_s > 0 else []
         _run(
             [
                 "sox",
+                "-R",  # repeatable: sox dithers when it resamples, with a fresh random seed unless told
                 str(source),
                 "-r",
                 str(SAMPLE_RATE),

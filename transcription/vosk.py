@@ -74,7 +74,7 @@ class RecogniserFailed(TranscriptIncomplete):
 class RecognitionModel(Protocol):
     """What a :class:`LegTranscriber` needs of a model: fresh recognisers. :class:`SpeechModel` is the real one."""
 
-    def new_recogniser(self) -> Any:
+    def new_recogniser(self, grammar: tuple[str, ...] = ()) -> Any:
         """A recogniser for one 8 kHz leg with Vosk's interface (AcceptWaveform, Result, ...)."""
         ...
 
@@ -135,12 +135,25 @@ class SpeechModel:
         """Whether this process holds the model in ``path`` loaded."""
         return Path(path).resolve() in cls._loaded
 
-    def new_recogniser(self) -> Any:
-        """A fresh ``vosk.KaldiRecognizer`` for one 8 kHz leg with word times; used by :class:`LegTranscriber`."""
+    def new_recogniser(self, grammar: tuple[str, ...] = ()) -> Any:
+        """A fresh ``vosk.KaldiRecognizer`` for one 8 kHz leg with word times.
+
+        ``grammar``, when given, restricts recognition to those phrases (Vosk's phrase list; words outside
+        the model's vocabulary are ignored by Vosk with a warning, anything else said comes out as
+        ``[unk]``). It needs a model with a dynamic graph (``graph/HCLr.fst`` and ``graph/Gr.fst``).
+        """
         import vosk
 
         try:
-            recogniser = vosk.KaldiRecognizer(self._native, float(SAMPLE_RATE))
+            if grammar:
+                if not has_dynamic_graph(self.path):
+                    raise ModelUnavailable(f"The speech model in {self.path} has a static graph (no "
+                                           "graph/HCLr.fst and graph/Gr.fst): it cannot take a phrase list.")
+                recogniser = vosk.KaldiRecognizer(self._native, float(SAMPLE_RATE), json.dumps(list(grammar)))
+            else:
+                recogniser = vosk.KaldiRecognizer(self._native, float(SAMPLE_RATE))
+        except ModelUnavailable:
+            raise
         except Exception as exc:
             raise ModelUnavailable(f"Vosk could not create a recogniser with the model in {self.path}: {exc}.") from exc
         recogniser.SetWords(True)
@@ -149,6 +162,11 @@ class SpeechModel:
 
     def __repr__(self) -> str:
         return f"SpeechModel({str(self.path)!r})"
+
+
+def has_dynamic_graph(path: Path) -> bool:
+    """Whether the model in ``path`` can take a phrase list at run time (small Vosk models can)."""
+    return (path / "graph" / "HCLr.fst").is_file() and (path / "graph" / "Gr.fst").is_file()
 
 
 def check_model_dir(path: Path) -> None:

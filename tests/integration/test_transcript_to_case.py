@@ -14,6 +14,10 @@ from hotline.bootstrap import CaseTranscriber
 from tests.audio import TEST_SPEED, TEST_VOICE
 from tests.e2e.conftest import MODEL
 from tests.speech import frames, read_pcm, require_speech_tools, synthesise
+from transcription.calls import CallTranscriber
+from transcription.pool import PoolConfig, RecogniserPool
+from transcription.redaction import redact
+from transcription.spool import Spool
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 SECRET = "my password is orange"  # the model writes "my password in orange"
@@ -25,18 +29,24 @@ def test_spoken_password_is_redacted_before_it_reaches_the_case(
     require_speech_tools()
     if not MODEL.exists():
         pytest.fail(f"speech model missing at {MODEL}: run 'hotline models install'")
-    from transcription.vosk import SpeechModel
-
     cases = CaseStore(engine)
     cases.call_started("c1", "5550101", "100", "hotline-1", T0)
     cases.call_answered("c1", "1001", T0)
     cases.call_ended("c1", T0, CallOutcome.ANSWERED, HangupBy.CALLER)
-    transcript = CaseTranscriber(cases, SpeechModel.load(MODEL), redacting=redacting).begin("c1")
-    leg = transcript.leg("caller", 0.0)
-    speech = read_pcm(synthesise(SECRET, tmp_path / "s.wav", voice=TEST_VOICE, speed=TEST_SPEED, pad_s=1.0))
-    for frame in frames(speech):
-        leg.feed(frame)
-    transcript.finish()
+    pool = RecogniserPool(PoolConfig(MODEL.resolve(), processes=1))
+    pool.start()
+    try:
+        service = CallTranscriber(Spool(tmp_path / "spool"), pool, redactor=redact if redacting else None)
+        transcriber = CaseTranscriber(cases, service)
+        transcript = transcriber.begin("c1")
+        leg = transcript.leg("caller", 0.0)
+        speech = read_pcm(synthesise(SECRET, tmp_path / "s.wav", voice=TEST_VOICE, speed=TEST_SPEED, pad_s=1.0))
+        for frame in frames(speech):
+            leg.feed(frame)
+        transcript.finish()
+    finally:
+        pool.stop()
+    assert list((tmp_path / "spool").iterdir()) == []  # attached, so its audio is gone (retention 0)
 
     (segment,) = cases.get_call("c1").segments
     if redacting:

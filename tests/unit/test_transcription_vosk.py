@@ -116,7 +116,7 @@ class FakeModel:
         self.recogniser = recogniser
         self.made: list[FakeRecogniser] = []
 
-    def new_recogniser(self) -> FakeRecogniser:
+    def new_recogniser(self, grammar: tuple[str, ...] = ()) -> FakeRecogniser:
         recogniser = FakeRecogniser(**self.recogniser)
         self.made.append(recogniser)
         return recogniser
