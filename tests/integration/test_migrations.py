@@ -11,6 +11,7 @@ from sqlalchemy import Engine, MetaData, inspect, text
 
 from cases.orm import metadata as cases_metadata
 from hotline.db import alembic_config, make_engine, upgrade
+from routing.orm import metadata as routing_metadata
 from shifts.orm import metadata as shifts_metadata
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(database_url)
-        expected = set(cases_metadata.tables) | set(shifts_metadata.tables)
+        expected = set(cases_metadata.tables) | set(shifts_metadata.tables) | set(routing_metadata.tables)
         assert tables(engine) == expected
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO agents (extension, name, level, created_at, skills, timezone) "
@@ -53,7 +54,8 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         assert tables(engine) == expected
         with engine.connect() as conn:
             both = MetaData()
-            for table in [*cases_metadata.tables.values(), *shifts_metadata.tables.values()]:
+            for table in [*cases_metadata.tables.values(), *shifts_metadata.tables.values(),
+                          *routing_metadata.tables.values()]:
                 table.to_metadata(both)
             assert compare_metadata(MigrationContext.configure(conn), both) == []
     finally:
