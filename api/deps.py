@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,9 @@ class Services:
     ``cases`` is a ``cases.store.CaseStore``, ``rota`` a ``shifts.store.RotaStore``; ``health`` returns the
     component map that ``GET /health`` reports; ``on_rota_changed`` is called after every rota edit so
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
-    the staffing check) or ``None`` while no source is wired.
+    the staffing check) or ``None`` while no source is wired. ``accounts`` is an
+    ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
+    ``clock`` gives the aware UTC now for token expiry and case edits.
     """
 
     cases: Any
@@ -24,6 +27,10 @@ class Services:
     health: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
     on_rota_changed: Callable[[], None] = field(default=lambda: None)
     call_history: Any = None
+    accounts: Any = None
+    session_ttl: timedelta = timedelta(hours=12)
+    cookie_secure: bool = False
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def get_services(request: Request) -> Services:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, literal, select, update
+from sqlalchemy import Engine, delete, exists, func, literal, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -259,9 +259,11 @@ class CaseStore:
     # -- reads ----------------------------------------------------------------------------------------
 
     def list_cases(
-        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None
+        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None,
+        worked_by: str | None = None,
     ) -> list[CaseView]:
-        """Cases newest first, optionally only one caller's or only open/closed ones."""
+        """Cases newest first, optionally only one caller's, only open/closed ones, or only those the agent
+        at extension ``worked_by`` works (see ``works_on``)."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must lie in 1..{MAX_PAGE_SIZE}, got {limit}.")
         if offset < 0:
@@ -271,7 +273,7 @@ class CaseStore:
             .scalar_subquery()
         )
         stmt = (
-            _filter_cases(select(CaseRow, call_count), caller_number, status)
+            _filter_cases(select(CaseRow, call_count), caller_number, status, worked_by)
             .order_by(CaseRow.created_at.desc(), CaseRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -279,10 +281,17 @@ class CaseStore:
         with self._sessions() as session:
             return [_case_view(row, count) for row, count in session.execute(stmt).tuples()]
 
-    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None) -> int:
-        stmt = _filter_cases(select(func.count(CaseRow.id)), caller_number, status)
+    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None,
+                    worked_by: str | None = None) -> int:
+        stmt = _filter_cases(select(func.count(CaseRow.id)), caller_number, status, worked_by)
         with self._sessions() as session:
             return session.scalar(stmt) or 0
+
+    def works_on(self, case_id: int, extension: str) -> bool:
+        """Whether the agent at ``extension`` works this case: they answered one of its calls."""
+        with self._sessions() as session:
+            return session.scalar(_filter_cases(select(CaseRow.id), None, None, extension)
+                                  .where(CaseRow.id == case_id)) is not None
 
     def get_case(self, case_id: int) -> CaseDetail:
         """The case with all its calls, oldest first, each with its events and transcript."""
@@ -359,7 +368,14 @@ def _end_calls(
     return len(ended)
 
 
-def _filter_cases(stmt: Any, caller_number: str | None, status: CaseStatus | None) -> Any:
+def _worked_by(extension: str) -> ColumnElement[bool]:
+    return exists().where(CallRow.case_id == CaseRow.id, CallRow.agent_extension == extension)
+
+
+def _filter_cases(stmt: Any, caller_number: str | None, status: CaseStatus | None,
+                  worked_by: str | None = None) -> Any:
+    if worked_by is not None:
+        stmt = stmt.where(_worked_by(worked_by))
     if caller_number is not None:
         stmt = stmt.where(CaseRow.caller_number == caller_number)
     if status is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from accounts.store import AccountStore
 from api.app import create_app
 from api.deps import Services
 from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
@@ -152,6 +153,7 @@ class Service:
     kamailio: Kamailio | None
     workers: list[SipWorker] = field(default_factory=list)
     scheduler: ShiftScheduler | None = None
+    accounts: AccountStore | None = None
     clock: Callable[[], datetime] = utc_now
     _calls_per_worker: dict[str, int] = field(default_factory=dict)
     _calls_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -285,9 +287,11 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
                                        settings.hotline_number, workers, settings.data_dir / "kamailio"),
                             binary=settings.kamailio_binary)
     return Service(settings=settings, engine=engine, cases=cases, rota=rota, distributor=distributor,
-                   transcriber=transcriber, kamailio=kamailio, clock=clock)
+                   transcriber=transcriber, kamailio=kamailio, accounts=AccountStore(engine), clock=clock)
 
 
 def make_app(service: Service) -> Any:
+    s = service.settings
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
-                               on_rota_changed=service.rota_changed))
+                               on_rota_changed=service.rota_changed, accounts=service.accounts,
+                               clock=service.clock, session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

@@ -1,16 +1,17 @@
-"""Alembic environment: one database, one branch per domain package (cases, shifts)."""
+"""Alembic environment: one database, one branch per domain package (accounts, cases, shifts)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import pool
 
+from accounts.orm import metadata as accounts_metadata
 from cases.orm import metadata as cases_metadata
 from hotline.db import make_engine
 from shifts.orm import metadata as shifts_metadata
 
 config = context.config
-target_metadata = [cases_metadata, shifts_metadata]
+target_metadata = [accounts_metadata, cases_metadata, shifts_metadata]
 
 
 def run_migrations_offline() -> None:

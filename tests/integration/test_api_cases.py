@@ -15,6 +15,7 @@ from api.deps import Services
 from cases.model import SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,7 @@ def client(store: CaseStore) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.services = Services(cases=reads, rota=None)
     app.include_router(router, prefix="/api/v1")
+    sign_in_as(app, user("supervisor"))
     with TestClient(app) as client:
         yield client
 

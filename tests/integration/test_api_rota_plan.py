@@ -15,6 +15,7 @@ from api.app import create_app
 from api.deps import Services
 from hotline.db import make_engine
 from shifts.store import RotaStore
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def changes() -> ChangeRecorder:
 
 @pytest.fixture
 def client(store: RotaStore, changes: ChangeRecorder) -> Iterator[TestClient]:
-    app = create_app(Services(cases=None, rota=store, on_rota_changed=changes))
+    app = sign_in_as(create_app(Services(cases=None, rota=store, on_rota_changed=changes)), user("supervisor"))
     with TestClient(app) as client:
         yield client
 
