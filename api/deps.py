@@ -19,6 +19,7 @@ class Services:
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
     the staffing check) or ``None`` while no source is wired. ``accounts`` is an
     ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
+    ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base);
     ``clock`` gives the aware UTC now for token expiry and case edits.
     """
 
@@ -28,6 +29,7 @@ class Services:
     on_rota_changed: Callable[[], None] = field(default=lambda: None)
     call_history: Any = None
     accounts: Any = None
+    articles: Any = None
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

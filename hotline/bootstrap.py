@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from accounts.store import AccountStore
 from api.app import create_app
 from api.deps import Services
+from cases.articles import ArticleStore
 from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
@@ -294,4 +295,5 @@ def make_app(service: Service) -> Any:
     s = service.settings
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, accounts=service.accounts,
+                               articles=ArticleStore(service.engine),
                                clock=service.clock, session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

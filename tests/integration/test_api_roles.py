@@ -21,6 +21,7 @@ from accounts.model import Role, TokenKind
 from accounts.store import AccountStore
 from api.app import create_app
 from api.deps import Services
+from cases.articles import ArticleStore
 from cases.store import CaseStore
 from shifts.store import RotaStore
 
@@ -58,7 +59,19 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("DELETE", "/api/v1/me/tokens/{token_id}"): ANY,
     ("GET", "/api/v1/cases"): ANY,
     ("GET", "/api/v1/cases/{case_id}"): ANY,
+    ("POST", "/api/v1/cases"): ANY,
+    ("PATCH", "/api/v1/cases/{case_id}"): ANY,
+    ("POST", "/api/v1/cases/{case_id}/notes"): ANY,
+    ("POST", "/api/v1/cases/{case_id}/escalate"): ANY,
+    ("POST", "/api/v1/cases/{case_id}/close"): ANY,
+    ("GET", "/api/v1/cases/{case_id}/suggestions"): ANY,
     ("GET", "/api/v1/calls/{sip_call_id:path}"): ANY,
+    ("GET", "/api/v1/kb/articles"): ANY,
+    ("GET", "/api/v1/kb/articles/{article_id}"): ANY,
+    ("GET", "/api/v1/kb/suggestions"): ANY,
+    ("POST", "/api/v1/kb/articles"): STAFF,
+    ("PUT", "/api/v1/kb/articles/{article_id}"): STAFF,
+    ("DELETE", "/api/v1/kb/articles/{article_id}"): STAFF,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("GET", "/api/v1/users/{user_id}"): ADMIN,
@@ -89,7 +102,8 @@ def app_and_tokens(engine: Engine) -> Iterator[tuple[FastAPI, dict[Role, str]]]:
         user = accounts.create_user(f"the-{role}", "a long password", role, T0,
                                     extension="1001" if role is Role.AGENT else None)
         tokens[role], _ = accounts.issue_token(user.id, TokenKind.API, "test", T0)
-    app = create_app(Services(cases=CaseStore(engine), rota=RotaStore(engine), accounts=accounts))
+    app = create_app(Services(cases=CaseStore(engine), rota=RotaStore(engine), accounts=accounts,
+                              articles=ArticleStore(engine)))
     yield app, tokens
 
 
