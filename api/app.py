@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from api import cases, health, knowledge, me, rota, users
+from api import cases, health, knowledge, me, rota, users, wallboard
 from api.auth import error_responses, signed_in, staff_only
 from api.deps import Services
 
@@ -27,5 +27,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(rota.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
                        responses=error_responses(401, 403))
     app.include_router(knowledge.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # edits: staff
+    app.include_router(wallboard.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(users.router, prefix="/api/v1")  # admins only (per route)
     return app

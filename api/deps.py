@@ -19,7 +19,8 @@ class Services:
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
     the staffing check) or ``None`` while no source is wired. ``accounts`` is an
     ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
-    ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base);
+    ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
+    (waiting calls, agent states) the wallboard and consoles show;
     ``clock`` gives the aware UTC now for token expiry and case edits.
     """
 
@@ -30,6 +31,7 @@ class Services:
     call_history: Any = None
     accounts: Any = None
     articles: Any = None
+    live: Callable[[], dict[str, Any]] = field(default=lambda: {})
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

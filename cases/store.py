@@ -61,6 +61,7 @@ from cases.orm import (
     TranscriptSegmentRow,
     UTCDateTime,
 )
+from cases.stats import CallRecord
 
 MAX_SEARCH_WORDS = 10
 """The most words one search takes (each is one EXISTS subquery)."""
@@ -458,6 +459,16 @@ class CaseStore:
         for mark in ".,;:!?()\"\n\t/":
             padded = func.replace(padded, mark, " ")
         return padded.like(f"% {word} %")
+
+    def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """The calls that started in ``[start, end)``, for statistics (``cases.stats``)."""
+        require_aware(start, "start")
+        require_aware(end, "end")
+        stmt = (select(CallRow.started_at, CallRow.queued_at, CallRow.answered_at, CallRow.ended_at, CallRow.outcome)
+                .where(CallRow.started_at >= start, CallRow.started_at < end))
+        with self._sessions() as session:
+            return [CallRecord(started, queued, answered, ended, CallOutcome(outcome) if outcome else None)
+                    for started, queued, answered, ended, outcome in session.execute(stmt).tuples()]
 
     def works_on(self, case_id: int, extension: str) -> bool:
         """Whether the agent at ``extension`` works this case: they opened it or answered one of its calls."""

@@ -295,5 +295,5 @@ def make_app(service: Service) -> Any:
     s = service.settings
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, accounts=service.accounts,
-                               articles=ArticleStore(service.engine),
+                               articles=ArticleStore(service.engine), live=service.distributor.snapshot,
                                clock=service.clock, session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

@@ -72,6 +72,7 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/kb/articles"): STAFF,
     ("PUT", "/api/v1/kb/articles/{article_id}"): STAFF,
     ("DELETE", "/api/v1/kb/articles/{article_id}"): STAFF,
+    ("GET", "/api/v1/wallboard"): STAFF,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("GET", "/api/v1/users/{user_id}"): ADMIN,
