@@ -6,9 +6,15 @@ own cases): ``api.auth`` documents the credentials and the error bodies.
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from http import HTTPStatus
 
-from api import cases, health, knowledge, me, rota, users, wallboard
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import cases, console, health, knowledge, me, rota, users, wallboard
 from api.auth import error_responses, signed_in, staff_only
 from api.deps import Services
 
@@ -29,4 +35,16 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(knowledge.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # edits: staff
     app.include_router(wallboard.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(users.router, prefix="/api/v1")  # admins only (per route)
+    app.include_router(console.router)  # pages: sign-in public, the rest per route like the API
+    app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")  # public: scripts, styles
+
+    @app.exception_handler(StarletteHTTPException)
+    async def sign_in_first(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser that opens a console page without a session goes to the sign-in page; everything else
+        (the API, scripts) gets the JSON error body."""
+        if (exc.status_code == HTTPStatus.UNAUTHORIZED and request.url.path.startswith("/console")
+                and "text/html" in request.headers.get("accept", "")):
+            return RedirectResponse("/login", status_code=HTTPStatus.SEE_OTHER)
+        return await http_exception_handler(request, exc)
+
     return app

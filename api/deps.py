@@ -20,7 +20,8 @@ class Services:
     the staffing check) or ``None`` while no source is wired. ``accounts`` is an
     ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
     ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
-    (waiting calls, agent states) the wallboard and consoles show;
+    (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
+    ACD will take an agent's available/paused changes from the console (``None``: not wired yet);
     ``clock`` gives the aware UTC now for token expiry and case edits.
     """
 
@@ -32,6 +33,7 @@ class Services:
     accounts: Any = None
     articles: Any = None
     live: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    agent_states: Any = None
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

@@ -470,6 +470,16 @@ class CaseStore:
             return [CallRecord(started, queued, answered, ended, CallOutcome(outcome) if outcome else None)
                     for started, queued, answered, ended, outcome in session.execute(stmt).tuples()]
 
+    def last_call_of(self, agent_extension: str) -> CallView | None:
+        """The call the agent at ``agent_extension`` answered last (for the console's wrap-up timer)."""
+        with self._sessions() as session:
+            call = session.scalar(select(CallRow).where(CallRow.agent_extension == agent_extension)
+                                  .order_by(CallRow.answered_at.desc(), CallRow.id.desc()).limit(1))
+            if call is None:
+                return None
+            (view,) = _call_views(session, [call])
+        return view
+
     def works_on(self, case_id: int, extension: str) -> bool:
         """Whether the agent at ``extension`` works this case: they opened it or answered one of its calls."""
         with self._sessions() as session:
