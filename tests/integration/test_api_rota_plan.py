@@ -45,7 +45,8 @@ def changes() -> ChangeRecorder:
 
 @pytest.fixture
 def client(store: RotaStore, changes: ChangeRecorder) -> Iterator[TestClient]:
-    app = sign_in_as(create_app(Services(cases=None, rota=store, on_rota_changed=changes)), user("supervisor"))
+    app = sign_in_as(create_app(Services(cases=None, rota=store, on_rota_changed=changes)),
+                     user("supervisor", username="sue"))
     with TestClient(app) as client:
         yield client
 
@@ -93,7 +94,7 @@ def test_changing_a_template_changes_every_pattern_using_it(client: TestClient, 
     assert "2026-10-20T04:00:00Z" in [g["start"] for g in report["gaps"]]  # 06:00-07:00 is now a gap
     audit = ok(client.get(f"{V1}/rota/audit", params={"limit": 1}))
     assert audit[0]["action"] == "save_template" and audit[0]["before"]["start"] == "06:00"
-    assert audit[0]["after"]["start"] == "07:00" and audit[0]["actor"] == "api"
+    assert audit[0]["after"]["start"] == "07:00" and audit[0]["actor"] == "sue"
 
 
 def test_a_rotating_and_an_on_call_pattern(client: TestClient, team: None) -> None:
