@@ -176,3 +176,13 @@ def test_knowledge_base_supervisors_write_everyone_gets_suggestions(as_user: AsU
     assert [s["article"]["title"] for s in free] == ["Printer shows offline", "VPN refuses to connect"]
     assert as_user(SUE).delete(f"/api/v1/kb/articles/{vpn['id']}").status_code == 200
     assert as_user(SUE).get(f"/api/v1/kb/articles/{vpn['id']}").status_code == 404
+
+
+def test_nul_characters_are_refused_on_both_databases(as_user: AsUser) -> None:
+    sue = as_user(SUE)
+    for response in (sue.post("/api/v1/cases", json={"caller_number": "555\u0000"}),
+                     sue.get("/api/v1/cases", params={"q": "printer\u0000"}),
+                     sue.get("/api/v1/calls/a%00b")):
+        assert response.status_code == 422
+        assert response.json() == {"detail": "Text may not contain NUL (0x00) characters."}
+    assert sue.get("/api/v1/cases").json()["total"] == 0
