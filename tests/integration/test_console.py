@@ -97,3 +97,16 @@ def test_supervisor_console_shows_wallboard_rota_grid_gaps_and_staffing(client: 
     with client.stream("GET", "/console/events?limit=1") as events:
         body = "".join(events.iter_text())
     assert body.startswith("event: wallboard\n") and "Al Agent" in body
+
+
+def test_sign_out_form_needs_the_session_csrf_token(client: TestClient) -> None:
+    sign_in(client, "al")
+    page = client.get("/console/agent").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    assert client.post("/logout", data={"csrf_token": "0" * 64}).status_code == 403
+    assert client.get("/api/v1/me").status_code == 200  # still signed in
+    session = client.cookies["hotline_session"]
+    done = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert (done.status_code, done.headers["location"]) == (303, "/login")
+    client.cookies.clear()
+    assert client.get("/api/v1/me", cookies={"hotline_session": session}).status_code == 401  # revoked
