@@ -64,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
                   "Authenticate with 'Authorization: Bearer <token>' (create one at POST /api/v1/me/tokens) "
                   "or the console session cookie plus its X-CSRF-Token.")
     app.state.services = services
+    app.state.wallboard = wallboard.WallboardCache()
     app.include_router(health.router)  # public: load balancers and monitoring probe it
     app.include_router(me.router, prefix="/api/v1")  # sign-in is public; the rest needs a user (per route)
     app.include_router(cases.router, prefix="/api/v1", dependencies=[Depends(signed_in)])

@@ -33,7 +33,7 @@ from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, forbidden
 from api.cases import check_case, scope
 from api.deps import ServicesDep
 from api.me import start_session
-from api.wallboard import wallboard
+from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
 from shifts.coverage import Staffing, coverage
@@ -206,13 +206,13 @@ def rota_week(services: Any, monday: date, calls_per_interval: float | None) -> 
 def supervisor_page(request: Request, principal: Staff, services: ServicesDep,
                     week: Annotated[date | None, Query()] = None) -> HTMLResponse:
     monday = monday_of(week or services.clock().date())
-    return _page(request, "supervisor.html", principal, board=wallboard(services),
+    return _page(request, "supervisor.html", principal, board=current(request, services),
                  rota=rota_week(services, monday, None))
 
 
 @router.get("/console/supervisor/wallboard", response_class=HTMLResponse)
 def supervisor_wallboard(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
-    return _page(request, "_wallboard.html", principal, board=wallboard(services))
+    return _page(request, "_wallboard.html", principal, board=current(request, services))
 
 
 @router.get("/console/supervisor/rota", response_class=HTMLResponse)
@@ -239,7 +239,7 @@ async def events(request: Request, principal: CurrentUser, services: ServicesDep
 
     def render() -> str:
         if principal.is_staff:
-            return _render(request, name, board=wallboard(services), me=principal.user, csrf=principal.csrf)
+            return _render(request, name, board=current(request, services), me=principal.user, csrf=principal.csrf)
         return _render(request, name, desk=desk(services, principal), me=principal.user, csrf=principal.csrf)
 
     async def stream() -> AsyncIterator[str]:

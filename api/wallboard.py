@@ -9,10 +9,13 @@ when present.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Staff, error_responses
@@ -98,6 +101,33 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
     )
 
 
-@router.get("/wallboard", response_model=WallboardOut, summary="Calls waiting, agents by state, today's figures")
-def get_wallboard(_: Staff, services: ServicesDep) -> WallboardOut:
-    return wallboard(services)
+class WallboardCache:
+    """The wallboard computed at most once per ``ttl`` seconds per process, whoever asks (every supervisor's
+    page, its event stream, API clients): figures at most a second old, and a crowd of readers costs one
+    computation. One computation at a time; the others wait for it and share it."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._value: WallboardOut | None = None
+
+    def get(self, compute: Callable[[], WallboardOut]) -> WallboardOut:
+        with self._lock:
+            now = time.monotonic()
+            if self._value is None or now - self._at >= self.ttl:
+                self._value = compute()
+                self._at = time.monotonic()
+            return self._value
+
+
+def current(request: Request, services: Any) -> WallboardOut:
+    """The app's cached wallboard (``create_app`` puts a ``WallboardCache`` in ``app.state``)."""
+    cache: WallboardCache = request.app.state.wallboard
+    return cache.get(lambda: wallboard(services))
+
+
+@router.get("/wallboard", response_model=WallboardOut, summary="Calls waiting, agents by state, today's figures "
+            "(at most a second old)")
+def get_wallboard(_: Staff, services: ServicesDep, request: Request) -> WallboardOut:
+    return current(request, services)

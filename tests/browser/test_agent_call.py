@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.audio import make_speech_track
 from tests.browser.conftest import ARTIFACTS, PASSWORD
 from tests.e2e.conftest import service_factory  # noqa: F401  (the fixture)
 
@@ -33,12 +34,14 @@ def test_agent_console_follows_a_real_call(tmp_path: Path, service_factory: Any,
     page.wait_for_url("**/console/agent")
     expect(page.locator("#no-call")).to_be_visible()
 
-    agent = service.phone(tmp_path, "1001", speak=None)
-    caller = service.phone(tmp_path, "5550177", speak=None)
+    talk = make_speech_track(tmp_path / "talk.wav", [(1.0, "good morning how can I help you")], 120)
+    agent = service.phone(tmp_path, "1001", speak=talk)
+    caller = service.phone(tmp_path, "5550177", speak=talk)
     try:
         agent.wait_registered()
         caller.wait_registered()
         caller.dial(f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}")
+        caller.wait_event("CALL_ESTABLISHED", 10)  # the worker answered: the caller is queued
         agent.wait_event("CALL_INCOMING", 15)
         expect(page.locator("#incoming-call h3")).to_have_text("Incoming call")
         expect(page.locator("#caller-number")).to_have_text("5550177")
