@@ -130,7 +130,8 @@ def desk(services: Any, principal: Principal) -> dict[str, Any]:
     wrap_up_since = last.ended_at if last is not None and call is None and last.ended_at is not None else None
     return {"extension": extension, "state": (me or {}).get("state", "offline"),
             "on_shift": bool(me and me.get("on_shift")), "pause_reason": (me or {}).get("pause_reason"),
-            "call": call, "wrap_up_since": wrap_up_since, "states_hook": services.agent_states is not None}
+            "call": call, "wrap_up_since": wrap_up_since, "last_call": last,
+            "states_hook": services.agent_states is not None}
 
 
 @router.get("/console/agent", response_class=HTMLResponse)

@@ -43,6 +43,12 @@
       el.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
     });
   }
+  // The desk changed (a call came, was answered, ended): the agent's case list may have a new case.
+  document.addEventListener("htmx:sseMessage", function (event) {
+    const cases = document.getElementById("cases");
+    if (cases && event.detail.type === "desk") { htmx.trigger(cases, "refresh"); }
+  });
+
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSwap", tick);
 })();

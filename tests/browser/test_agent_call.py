@@ -59,7 +59,8 @@ def test_agent_console_follows_a_real_call(tmp_path: Path, service_factory: Any,
 
     expect(page.locator(".wrap-up .timer")).to_be_visible()
     case = service.wait_call_closed(caller="5550177", timeout=60)
-    page.click(f"#open-cases a:has-text('#{case['id']}')")
+    expect(page.locator("#open-cases")).to_contain_text(f"#{case['id']} 5550177")  # the list followed the desk
+    page.click("#wrap-up-case")
     page.fill("#case-form [name=category]", "telephony")
     page.click("#case-form button[type=submit]")
     expect(page.locator("#flash")).to_have_text("Saved.")
