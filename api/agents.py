@@ -3,8 +3,9 @@
 ``GET /agent-states`` (every agent's state, with today's metrics), ``GET /agents/{extension}/state``,
 ``POST /agents/{extension}/pause`` (with a reason), ``/available`` (log in, end a pause or wrap-up) and
 ``/logout``. (``/agents`` itself is the rota's list of people.) An unknown agent is 404; a change the
-agent's state does not allow (pausing during a call) is 409 with the reason. No authentication yet: the
-actor is recorded as given.
+agent's state does not allow (pausing during a call) is 409 with the reason. Supervisors and admins see and
+change every agent; an agent only their own extension (403 otherwise). The signed-in user is recorded as
+the actor of every change.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from api.auth import CurrentUser, Principal, Staff, actor, forbidden
 from api.deps import ServicesDep
 from api.queues import window
 from routing.agents import IllegalTransition, RoutingError
@@ -42,12 +44,16 @@ class AgentState(BaseModel):
 
 class PauseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200, examples=["lunch"])
-    by: str = Field("api", max_length=200, description="Who asked (until the API has authentication).")
 
 
-class ActorIn(BaseModel):
-    by: str = Field("api", max_length=200)
+class ReasonIn(BaseModel):
     reason: str = Field("", max_length=200)
+
+
+def _own(principal: Principal, extension: str) -> None:
+    """403 unless the user is staff or the agent with ``extension``."""
+    if not principal.is_staff and principal.user.extension != extension:
+        raise forbidden("An agent sees and changes only their own state.")
 
 
 @contextmanager
@@ -70,34 +76,38 @@ def _one(services: ServicesDep, extension: str) -> dict[str, Any]:
 
 
 @router.get("/agent-states", response_model=list[AgentState])
-def list_states(services: ServicesDep) -> list[dict[str, Any]]:
+def list_states(services: ServicesDep, _staff: Staff) -> list[dict[str, Any]]:
     views = services.routing.routed(agent_views)
     report = agent_report(services.routing_log, *window(None, None, services.clock()))
     return [{**v, "metrics": report.get(v["extension"])} for v in views]
 
 
 @router.get("/agents/{extension}/state", response_model=AgentState)
-def get_state(extension: str, services: ServicesDep) -> dict[str, Any]:
+def get_state(extension: str, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
+    _own(principal, extension)
     return _one(services, extension)
 
 
 @router.post("/agents/{extension}/pause", response_model=AgentState)
-def pause(extension: str, body: PauseIn, services: ServicesDep) -> dict[str, Any]:
+def pause(extension: str, body: PauseIn, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
+    _own(principal, extension)
     with _domain_errors():
-        services.routing.pause(extension, body.reason, body.by)
+        services.routing.pause(extension, body.reason, actor(principal))
     return _one(services, extension)
 
 
 @router.post("/agents/{extension}/available", response_model=AgentState)
-def available(extension: str, services: ServicesDep, body: ActorIn | None = None) -> dict[str, Any]:
+def available(extension: str, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
+    _own(principal, extension)
     with _domain_errors():
-        services.routing.make_available(extension, (body or ActorIn()).by)
+        services.routing.make_available(extension, actor(principal))
     return _one(services, extension)
 
 
 @router.post("/agents/{extension}/logout", response_model=AgentState)
-def logout(extension: str, services: ServicesDep, body: ActorIn | None = None) -> dict[str, Any]:
-    actor = body or ActorIn()
+def logout(extension: str, services: ServicesDep, principal: CurrentUser,
+           body: ReasonIn | None = None) -> dict[str, Any]:
+    _own(principal, extension)
     with _domain_errors():
-        services.routing.log_out(extension, actor.by, actor.reason)
+        services.routing.log_out(extension, actor(principal), (body or ReasonIn()).reason)
     return _one(services, extension)

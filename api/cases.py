@@ -1,24 +1,40 @@
-"""Read API of cases: ``GET /cases``, ``GET /cases/{case_id}``, ``GET /calls/{sip_call_id}``."""
+"""The cases API: list (filters, pagination, full-text search over transcripts), show, open, edit, notes,
+escalate to level 2 (the transcript attached), close with a resolution, knowledge-base suggestions; and a
+call by its SIP Call-ID.
+
+Agents see and change only the cases they work (they opened it or answered one of its calls); any other
+case is 404 to them, exactly like a missing one. Supervisors and admins see every case.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import CurrentUser, Principal, actor, error_responses
 from api.deps import ServicesDep
+from api.knowledge import ArticlesDep, SuggestionOut, suggestion_out
+from cases.knowledge import transcript_words
 from cases.model import (
     MAX_PAGE_SIZE,
+    TOP_LEVEL,
     CallOutcome,
     CallView,
     CaseDetail,
+    CaseStateError,
     CaseStatus,
     CaseView,
     HangupBy,
+    NoteKind,
+    NoteView,
+    OpenCaseExists,
+    Priority,
     Speaker,
     TranscriptStatus,
     UnknownCall,
@@ -30,21 +46,46 @@ class CaseReads(Protocol):
     """What this router needs of ``cases.store.CaseStore``."""
 
     def list_cases(
-        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None
+        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None,
+        worked_by: str | None = None, *, query: str | None = None, priority: Priority | None = None,
+        category: str | None = None, level: int | None = None,
     ) -> Sequence[CaseView]: ...
 
-    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None) -> int: ...
+    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None,
+                    worked_by: str | None = None, *, query: str | None = None, priority: Priority | None = None,
+                    category: str | None = None, level: int | None = None) -> int: ...
+
+    def works_on(self, case_id: int, extension: str) -> bool: ...
 
     def get_case(self, case_id: int) -> CaseDetail: ...
 
     def get_call(self, sip_call_id: str) -> CallView: ...
 
 
-def get_case_reads(services: ServicesDep) -> CaseReads:
-    return cast(CaseReads, services.cases)
+class CaseWork(CaseReads, Protocol):
+    """What the writing routes need besides."""
+
+    def open_case(self, caller_number: str, at: datetime, *, owner_extension: str | None = None,
+                  priority: Priority | str = Priority.NORMAL, category: str | None = None,
+                  subject: str | None = None, description: str | None = None) -> int: ...
+
+    def update_case(self, case_id: int, at: datetime, changes: dict[str, Any]) -> None: ...
+
+    def reopen_case(self, case_id: int, at: datetime) -> bool: ...
+
+    def add_note(self, case_id: int, at: datetime, author: str, text: str) -> NoteView: ...
+
+    def escalate(self, case_id: int, at: datetime, author: str, reason: str) -> NoteView: ...
+
+    def close_case(self, case_id: int, at: datetime, resolution: str | None = None,
+                   author: str = "system") -> bool: ...
 
 
-CasesDep = Annotated[CaseReads, Depends(get_case_reads)]
+def get_case_reads(services: ServicesDep) -> CaseWork:
+    return cast(CaseWork, services.cases)
+
+
+CasesDep = Annotated[CaseWork, Depends(get_case_reads)]
 
 
 class _Out(BaseModel):
@@ -101,10 +142,68 @@ class CaseOut(_Out):
     updated_at: datetime
     closed_at: datetime | None
     call_count: int
+    priority: Priority
+    level: int
+    owner_extension: str | None
+    description: str | None
+    steps_taken: str | None
+    resolution: str | None
+    escalated_at: datetime | None
+
+
+class NoteOut(_Out):
+    id: int
+    at: datetime
+    author: str
+    kind: NoteKind
+    text: str
 
 
 class CaseDetailOut(CaseOut):
     calls: list[CallOut]
+    notes: list[NoteOut]
+
+
+class CaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    caller_number: str = Field(min_length=1, max_length=64)
+    priority: Priority = Priority.NORMAL
+    category: str | None = Field(None, min_length=1, max_length=64)
+    subject: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, min_length=1, max_length=10_000)
+
+
+class CasePatch(BaseModel):
+    """Only the fields sent change; ``null`` clears a text field. ``status: open`` reopens a closed case
+    (close one with ``POST /cases/{id}/close`` and a resolution)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open"] | None = None
+    priority: Priority | None = None
+    category: str | None = Field(None, min_length=1, max_length=64)
+    subject: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, min_length=1, max_length=10_000)
+    steps_taken: str | None = Field(None, min_length=1, max_length=10_000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = Field(min_length=1, max_length=10_000)
 
 
 class CasePageOut(BaseModel):
@@ -114,35 +213,159 @@ class CasePageOut(BaseModel):
     offset: int
 
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], responses=error_responses(401, 403))
+
+
+def scope(principal: Principal) -> str | None:
+    """Whose cases this user may see: every case for supervisors and admins, else the agent's own (an agent
+    with no extension works none)."""
+    if principal.is_staff:
+        return None
+    return principal.user.extension or "\x00no extension"
+
+
+def check_case(cases: CaseReads, principal: Principal, case_id: int) -> None:
+    """404 for a case the user may not see, exactly as for one that does not exist: its existence is data."""
+    worked_by = scope(principal)
+    if worked_by is not None and not cases.works_on(case_id, worked_by):
+        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(UnknownCase(case_id)))
+
+
+def check_call(cases: CaseReads, principal: Principal, sip_call_id: str) -> Any:
+    """The call, or 404 when it does not exist or the user may not see it (an agent sees the calls they
+    took and those of the cases they work)."""
+    try:
+        call = cases.get_call(sip_call_id)
+        worked_by = scope(principal)
+        if worked_by is not None and call.agent_extension != worked_by and not cases.works_on(call.case_id,
+                                                                                               worked_by):
+            raise UnknownCall(sip_call_id)
+        return call
+    except UnknownCall as exc:
+        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(exc)) from exc
 
 
 @router.get("/cases", response_model=CasePageOut, summary="List cases, newest first")
 def list_cases(
     cases: CasesDep,
+    principal: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     caller: Annotated[str | None, Query(min_length=1, max_length=64, description="Caller number")] = None,
     status: Annotated[CaseStatus | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=500,
+                                   description="Words that must all occur in the case's transcripts, subject "
+                                   "or description (whole words, any case)")] = None,
+    priority: Annotated[Priority | None, Query()] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    level: Annotated[int | None, Query(ge=1, le=TOP_LEVEL)] = None,
 ) -> CasePageOut:
-    items = cases.list_cases(limit, offset, caller_number=caller, status=status)
-    total = cases.count_cases(caller_number=caller, status=status)
+    worked_by = scope(principal)
+    filters: dict[str, Any] = {"query": q, "priority": priority, "category": category, "level": level}
+    with _errors():
+        items = cases.list_cases(limit, offset, caller_number=caller, status=status, worked_by=worked_by, **filters)
+        total = cases.count_cases(caller_number=caller, status=status, worked_by=worked_by, **filters)
     return CasePageOut(items=[CaseOut.model_validate(item) for item in items], total=total, limit=limit,
                        offset=offset)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut, summary="A case with its calls and transcripts")
-def show_case(case_id: int, cases: CasesDep) -> CaseDetailOut:
+def show_case(case_id: int, cases: CasesDep, principal: CurrentUser) -> CaseDetailOut:
+    check_case(cases, principal, case_id)
     try:
         return CaseDetailOut.model_validate(cases.get_case(case_id))
     except UnknownCase as exc:
         raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(exc)) from exc
 
 
+@contextmanager
+def _errors() -> Iterator[None]:
+    """The domain's refusals as HTTP: unknown is 404, a state conflict 409, bad input 422."""
+    try:
+        yield
+    except UnknownCase as error:
+        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
+    except (CaseStateError, OpenCaseExists) as error:
+        raise HTTPException(HTTPStatus.CONFLICT, detail=str(error)) from None
+    except ValueError as error:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
+
+
+def _detail(cases: CaseWork, case_id: int) -> CaseDetailOut:
+    with _errors():
+        return CaseDetailOut.model_validate(cases.get_case(case_id))
+
+
+@router.post("/cases", response_model=CaseDetailOut, status_code=HTTPStatus.CREATED,
+             responses=error_responses(409), summary="Open a case by hand (an agent's own case)")
+def open_case(body: CaseIn, cases: CasesDep, principal: CurrentUser, services: ServicesDep) -> CaseDetailOut:
+    with _errors():
+        case_id = cases.open_case(body.caller_number, services.clock(), owner_extension=principal.user.extension,
+                                  priority=body.priority, category=body.category, subject=body.subject,
+                                  description=body.description)
+    return _detail(cases, case_id)
+
+
+@router.patch("/cases/{case_id}", response_model=CaseDetailOut, responses=error_responses(404, 409),
+              summary="Change status (reopen), priority, category, subject, description, steps taken")
+def update_case(case_id: int, body: CasePatch, cases: CasesDep, principal: CurrentUser,
+                services: ServicesDep) -> CaseDetailOut:
+    check_case(cases, principal, case_id)
+    changes = body.model_dump(exclude_unset=True)
+    reopen = changes.pop("status", None) == "open"
+    if changes.get("priority", Priority.NORMAL) is None:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="A priority cannot be cleared.")
+    with _errors():
+        if reopen:
+            cases.reopen_case(case_id, services.clock())
+        if changes:
+            cases.update_case(case_id, services.clock(), changes)
+    return _detail(cases, case_id)
+
+
+@router.post("/cases/{case_id}/notes", response_model=NoteOut, status_code=HTTPStatus.CREATED,
+             responses=error_responses(404), summary="Add a note to a case")
+def add_note(case_id: int, body: NoteIn, cases: CasesDep, principal: CurrentUser,
+             services: ServicesDep) -> NoteOut:
+    check_case(cases, principal, case_id)
+    with _errors():
+        return NoteOut.model_validate(cases.add_note(case_id, services.clock(), actor(principal), body.text))
+
+
+@router.post("/cases/{case_id}/escalate", response_model=CaseDetailOut, responses=error_responses(404, 409),
+             summary="Escalate to level 2; the escalation note carries the reason and the transcripts")
+def escalate(case_id: int, body: EscalateIn, cases: CasesDep, principal: CurrentUser,
+             services: ServicesDep) -> CaseDetailOut:
+    check_case(cases, principal, case_id)
+    with _errors():
+        cases.escalate(case_id, services.clock(), actor(principal), body.reason)
+    return _detail(cases, case_id)
+
+
+@router.post("/cases/{case_id}/close", response_model=CaseDetailOut, responses=error_responses(404, 409),
+             summary="Close a case with its resolution")
+def close_case(case_id: int, body: CloseIn, cases: CasesDep, principal: CurrentUser,
+               services: ServicesDep) -> CaseDetailOut:
+    check_case(cases, principal, case_id)
+    with _errors():
+        if not cases.close_case(case_id, services.clock(), body.resolution, actor(principal)):
+            raise CaseStateError(f"Case {case_id} is already closed.")
+    return _detail(cases, case_id)
+
+
+@router.get("/cases/{case_id}/suggestions", response_model=list[SuggestionOut], responses=error_responses(404),
+            summary="Knowledge-base articles the case's transcripts, subject and description suggest")
+def case_suggestions(case_id: int, cases: CasesDep, principal: CurrentUser, articles: ArticlesDep,
+                     limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[SuggestionOut]:
+    check_case(cases, principal, case_id)
+    with _errors():
+        case = cases.get_case(case_id)
+    texts = [s.text for call in case.calls for s in call.segments]
+    texts += [t for t in (case.subject, case.description, case.steps_taken) if t]
+    return suggestion_out(articles.suggest(transcript_words(texts), limit))
+
+
 # ``:path`` because a SIP Call-ID may contain "/" (RFC 3261 ``word``); clients percent-encode it.
 @router.get("/calls/{sip_call_id:path}", response_model=CallOut, summary="A call by its SIP Call-ID")
-def show_call(sip_call_id: str, cases: CasesDep) -> CallOut:
-    try:
-        return CallOut.model_validate(cases.get_call(sip_call_id))
-    except UnknownCall as exc:
-        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(exc)) from exc
+def show_call(sip_call_id: str, cases: CasesDep, principal: CurrentUser) -> CallOut:
+    return CallOut.model_validate(check_call(cases, principal, sip_call_id))

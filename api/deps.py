@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -19,8 +19,13 @@ class Services:
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
     the staffing check) or ``None`` while no source is wired. ``routing`` is the
     ``routing.distributor.Distributor``, ``routing_log`` the ``routing.store.RoutingStore`` the metrics are
-    read from; ``clock`` gives "now". ``live`` is the live transcript hub
-    (``transcription.live.LiveTranscripts``: ``subscribe(call_id, listener)``), or None where there is none.
+    read from. ``live_transcripts`` is the live transcript hub (``transcription.live.LiveTranscripts``:
+    ``subscribe(call_id, listener)``), or None where there is none. ``accounts`` is an
+    ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
+    ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
+    (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
+    ACD takes an agent's available/paused changes from the console (``None``: not wired);
+    ``clock`` gives the aware UTC now for token expiry, case edits and metrics.
     """
 
     cases: Any
@@ -30,8 +35,14 @@ class Services:
     call_history: Any = None
     routing: Any = None
     routing_log: Any = None
+    live_transcripts: Any = None
+    accounts: Any = None
+    articles: Any = None
+    live: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    agent_states: Any = None
+    session_ttl: timedelta = timedelta(hours=12)
+    cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    live: Any = None
 
 
 def get_services(request: Request) -> Services:

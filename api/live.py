@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
+from api.auth import CurrentUser
+from api.cases import check_call
 from api.deps import ServicesDep
 
 router = APIRouter(tags=["transcripts"])
@@ -41,9 +43,12 @@ def sse(event: Any) -> str:
 
 @router.get("/calls/{call_id:path}/transcript/live", response_class=StreamingResponse,
             responses={404: {"description": "No live transcript for this call"}})
-async def live_transcript(call_id: str, services: ServicesDep) -> StreamingResponse:
-    """Partial and final segments of a running call as Server-Sent Events, then ``end``."""
-    hub: LiveHub | None = services.live
+async def live_transcript(call_id: str, services: ServicesDep, principal: CurrentUser) -> StreamingResponse:
+    """Partial and final segments of a running call as Server-Sent Events, then ``end``. An agent may follow
+    only a call they take or one of a case they work."""
+    if not principal.is_staff:
+        check_call(services.cases, principal, call_id)
+    hub: LiveHub | None = services.live_transcripts
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[Any] = asyncio.Queue()
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import Staff, actor
 from api.deps import ServicesDep
 from routing.agents import RoutingError
 from routing.metrics import QueueMetrics
@@ -119,15 +120,14 @@ def queue_log(services: ServicesDep, call_id: Annotated[str | None, Query(max_le
 
 class TransferIn(BaseModel):
     queue: str = Field(examples=["network"])
-    by: str = Field("api", max_length=200, description="Who moved it (until the API has authentication).")
 
 
 @router.post("/queue-calls/{call_id}/transfer", response_model=QueueOut)
-def transfer_call(call_id: str, body: TransferIn, services: ServicesDep) -> dict[str, Any]:
+def transfer_call(who: Staff, call_id: str, body: TransferIn, services: ServicesDep) -> dict[str, Any]:
     """Move a waiting call to another queue; it keeps its place by arrival. 404: no such queue or call."""
     _known(services, body.queue)
     try:
-        services.routing.transfer(call_id, body.queue, body.by)
+        services.routing.transfer(call_id, body.queue, actor(who))
     except RoutingError as error:
         raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
     return get_queue(body.queue, services)

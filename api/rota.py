@@ -6,8 +6,8 @@ domain's sentence in ``detail``; an edit that breaks an error rule is 422 with t
 and every rule finding as data in ``findings`` (rule, severity, agent, the shifts in local time, message;
 see :class:`RefusedOut`); unknown ids are 404. An accepted edit that adds findings of severity
 ``warning`` (too little rest, by default) returns them in its ``warnings``. Every successful edit calls
-``services.on_rota_changed`` so routing applies it at once. (Authentication and roles come later; edits
-are audited as made by ``api``.)
+``services.on_rota_changed`` so routing applies it at once. Only supervisors and admins reach these routes
+(``api.app``); every edit is audited under the signed-in user's name.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.auth import Principal, Staff, actor
 from api.deps import ServicesDep
 from shifts.coverage import Staffing, coverage
 from shifts.document import pattern_to_spec, template_from_spec, template_to_spec
@@ -55,7 +56,6 @@ class RotaRoute(APIRoute):
 
 router = APIRouter(tags=["rota"], route_class=RotaRoute)
 
-ACTOR = "api"  # until the API has authentication, edits are audited as made through it
 DEFAULT_PERIOD = timedelta(days=7)
 MAX_PERIOD = timedelta(days=400)
 
@@ -473,11 +473,11 @@ def list_agents(store: StoreDep) -> list[Agent]:
 
 
 @router.post("/agents", response_model=AgentOut)
-def upsert_agent(body: AgentIn, store: StoreDep, services: ServicesDep) -> Agent:
+def upsert_agent(who: Staff, body: AgentIn, store: StoreDep, services: ServicesDep) -> Agent:
     """Add an agent, or update the agent with that extension."""
     with _domain_errors():
         agent = store.upsert_agent(Agent(body.extension, body.name, body.level, tuple(body.skills), body.timezone),
-                                   ACTOR)
+                                   actor(who))
     _changed(services)
     return agent
 
@@ -491,10 +491,10 @@ def get_agent(extension: str, store: StoreDep) -> Agent:
 
 
 @router.delete("/agents/{extension}", response_model=AgentOut)
-def delete_agent(extension: str, store: StoreDep, services: ServicesDep) -> Agent:
+def delete_agent(who: Staff, extension: str, store: StoreDep, services: ServicesDep) -> Agent:
     """Remove an agent with their shifts, absences, breaks and swaps (refused while a pattern names them)."""
     with _domain_errors():
-        agent = store.delete_agent(extension, ACTOR)
+        agent = store.delete_agent(extension, actor(who))
     _changed(services)
     return agent
 
@@ -512,27 +512,28 @@ def list_templates(store: StoreDep) -> list[TemplateOut]:
 
 
 @router.post("/templates", response_model=TemplateOut, status_code=HTTPStatus.CREATED)
-def add_template(body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateOut:
+def add_template(who: Staff, body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateOut:
     with _domain_errors():
-        template = store.save_template(template_from_spec(body.model_dump()), ACTOR)
+        template = store.save_template(template_from_spec(body.model_dump()), actor(who))
     _changed(services)
     return _template_out(template)
 
 
 @router.put("/templates/{template_id}", response_model=TemplateEdited)
-def replace_template(template_id: int, body: TemplateIn, store: StoreDep, services: ServicesDep) -> TemplateEdited:
+def replace_template(who: Staff, template_id: int, body: TemplateIn,
+                     store: StoreDep, services: ServicesDep) -> TemplateEdited:
     """Change a template; every pattern using it follows."""
     with _domain_errors(), store.collecting_warnings() as warnings:
-        template = store.save_template(template_from_spec(body.model_dump(), template_id), ACTOR)
+        template = store.save_template(template_from_spec(body.model_dump(), template_id), actor(who))
     _changed(services)
     return TemplateEdited.model_validate(template_to_spec(template)).warned(warnings)
 
 
 @router.delete("/templates/{template_id}", response_model=TemplateOut)
-def delete_template(template_id: int, store: StoreDep, services: ServicesDep) -> TemplateOut:
+def delete_template(who: Staff, template_id: int, store: StoreDep, services: ServicesDep) -> TemplateOut:
     """Remove a template no pattern uses."""
     with _domain_errors():
-        template = store.delete_template(template_id, ACTOR)
+        template = store.delete_template(template_id, actor(who))
     _changed(services)
     return _template_out(template)
 
@@ -547,25 +548,26 @@ def _spec(body: PatternIn) -> dict[str, Any]:
 
 
 @router.post("/patterns", response_model=PatternEdited, status_code=HTTPStatus.CREATED)
-def add_pattern(body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternEdited:
+def add_pattern(who: Staff, body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternEdited:
     with _domain_errors(), store.collecting_warnings() as warnings:
-        pattern = store.save_pattern(_spec(body), ACTOR)
+        pattern = store.save_pattern(_spec(body), actor(who))
     _changed(services)
     return PatternEdited(id=pattern.id, spec=pattern_to_spec(pattern)).warned(warnings)
 
 
 @router.put("/patterns/{pattern_id}", response_model=PatternEdited)
-def replace_pattern(pattern_id: int, body: PatternIn, store: StoreDep, services: ServicesDep) -> PatternEdited:
+def replace_pattern(who: Staff, pattern_id: int, body: PatternIn,
+                    store: StoreDep, services: ServicesDep) -> PatternEdited:
     with _domain_errors(), store.collecting_warnings() as warnings:
-        pattern = store.save_pattern(_spec(body), ACTOR, pattern_id)
+        pattern = store.save_pattern(_spec(body), actor(who), pattern_id)
     _changed(services)
     return PatternEdited(id=pattern.id, spec=pattern_to_spec(pattern)).warned(warnings)
 
 
 @router.delete("/patterns/{pattern_id}", response_model=PatternOut)
-def delete_pattern(pattern_id: int, store: StoreDep, services: ServicesDep) -> PatternOut:
+def delete_pattern(who: Staff, pattern_id: int, store: StoreDep, services: ServicesDep) -> PatternOut:
     with _domain_errors():
-        spec = store.delete_pattern(pattern_id, ACTOR)
+        spec = store.delete_pattern(pattern_id, actor(who))
     _changed(services)
     return PatternOut(id=pattern_id, spec=spec)
 
@@ -586,35 +588,35 @@ def list_shifts(store: StoreDep, start: Start = None, end: End = None,
 
 
 @router.post("/shifts", response_model=ShiftEdited, status_code=HTTPStatus.CREATED)
-def add_shift(body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
+def add_shift(who: Staff, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
     with _domain_errors(), store.collecting_warnings() as warnings:
         shift = store.add_shift(Shift.local(body.agent, body.start, body.end, body.timezone, note=body.note,
-                                            kind=body.kind), ACTOR)
+                                            kind=body.kind), actor(who))
     _changed(services)
     return ShiftEdited.of(shift).warned(warnings)
 
 
 @router.put("/shifts/{shift_id}", response_model=ShiftEdited)
-def replace_shift(shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
+def replace_shift(who: Staff, shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
     """Change a one-off shift (times, agent, kind, note); checked like a new one."""
     with _domain_errors(), store.collecting_warnings() as warnings:
         shift = store.update_shift(shift_id, Shift.local(body.agent, body.start, body.end, body.timezone,
-                                                         note=body.note, kind=body.kind), ACTOR)
+                                                         note=body.note, kind=body.kind), actor(who))
     _changed(services)
     return ShiftEdited.of(shift).warned(warnings)
 
 
 @router.delete("/shifts/{shift_id}", response_model=ShiftOut)
-def delete_shift(shift_id: int, store: StoreDep, services: ServicesDep) -> ShiftOut:
+def delete_shift(who: Staff, shift_id: int, store: StoreDep, services: ServicesDep) -> ShiftOut:
     """Remove a shift; the response is the shift removed."""
     with _domain_errors():
-        shift = store.delete_shift(shift_id, ACTOR)
+        shift = store.delete_shift(shift_id, actor(who))
     _changed(services)
     return ShiftOut.of(shift)
 
 
 @router.post("/shifts/copy-week", response_model=CopyWeekOut, status_code=HTTPStatus.CREATED)
-def copy_week(body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> CopyWeekOut:
+def copy_week(who: Staff, body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> CopyWeekOut:
     """Copy the schedule set by hand for one week onto another (both given by their Monday), at the same
     local wall-clock times, so a week copied across a DST change keeps its hours on the clock.
 
@@ -631,7 +633,7 @@ def copy_week(body: CopyWeekIn, store: StoreDep, services: ServicesDep) -> CopyW
     target week refuses all of it (422 with the findings); warnings come back in `warnings`.
     """
     with _domain_errors(), store.collecting_warnings() as warnings:
-        copied = store.copy_week(body.source_monday, body.target_monday, ACTOR)
+        copied = store.copy_week(body.source_monday, body.target_monday, actor(who))
     _changed(services)
     return CopyWeekOut(shifts=[ShiftOut.of(s) for s in copied.shifts],
                        breaks=[BreakOut(id=b.id, agent=b.extension, start=b.start, end=b.end) for b in copied.breaks],
@@ -660,34 +662,34 @@ def _absence(body: AbsenceIn, store: RotaStore) -> Absence:
 
 
 @router.post("/absences", response_model=AbsenceOut, status_code=HTTPStatus.CREATED)
-def add_absence(body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+def add_absence(who: Staff, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
     """Leave, sickness, training: the agent gets no call during it, at once if it has begun."""
     with _domain_errors():
-        stored = store.add_absence(_absence(body, store), ACTOR)
+        stored = store.add_absence(_absence(body, store), actor(who))
     _changed(services)
     return AbsenceOut.of(stored)
 
 
 @router.put("/absences/{absence_id}", response_model=AbsenceOut)
-def replace_absence(absence_id: int, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+def replace_absence(who: Staff, absence_id: int, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
     """Change an absence: end a sickness early, extend leave."""
     with _domain_errors():
-        stored = store.update_absence(absence_id, _absence(body, store), ACTOR)
+        stored = store.update_absence(absence_id, _absence(body, store), actor(who))
     _changed(services)
     return AbsenceOut.of(stored)
 
 
-def _delete(kind: str, entry_id: int, store: RotaStore, services: ServicesDep) -> dict[str, Any]:
+def _delete(who: Principal, kind: str, entry_id: int, store: RotaStore, services: ServicesDep) -> dict[str, Any]:
     """The entry removed, with the warnings its removal added (a holiday or swap gives shifts back)."""
     with _domain_errors(), store.collecting_warnings() as warnings:
-        before = store.delete_entry(kind, entry_id, ACTOR)
+        before = store.delete_entry(kind, entry_id, actor(who))
     _changed(services)
     return dict(before) | {"warnings": [FindingOut.of(f).model_dump(mode="json") for f in warnings]}
 
 
 @router.delete("/absences/{absence_id}", response_model=dict[str, Any])
-def delete_absence(absence_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
-    return _delete("absence", absence_id, store, services)
+def delete_absence(who: Staff, absence_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete(who, "absence", absence_id, store, services)
 
 
 @router.get("/breaks", response_model=list[BreakOut])
@@ -697,25 +699,25 @@ def list_breaks(store: StoreDep, start: Start = None, end: End = None) -> list[B
 
 
 @router.post("/breaks", response_model=BreakOut, status_code=HTTPStatus.CREATED)
-def add_break(body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
+def add_break(who: Staff, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
     with _domain_errors():
-        item = store.add_break(Break(body.agent, body.start, body.end), ACTOR)
+        item = store.add_break(Break(body.agent, body.start, body.end), actor(who))
     _changed(services)
     return BreakOut(id=item.id, agent=item.extension, start=item.start, end=item.end)
 
 
 @router.put("/breaks/{break_id}", response_model=BreakOut)
-def replace_break(break_id: int, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
+def replace_break(who: Staff, break_id: int, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
     """Move or resize a one-off break, or give it to another agent."""
     with _domain_errors():
-        item = store.update_break(break_id, Break(body.agent, body.start, body.end), ACTOR)
+        item = store.update_break(break_id, Break(body.agent, body.start, body.end), actor(who))
     _changed(services)
     return BreakOut(id=item.id, agent=item.extension, start=item.start, end=item.end)
 
 
 @router.delete("/breaks/{break_id}", response_model=dict[str, Any])
-def delete_break(break_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
-    return _delete("break", break_id, store, services)
+def delete_break(who: Staff, break_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete(who, "break", break_id, store, services)
 
 
 @router.get("/holidays", response_model=list[HolidayOut])
@@ -724,26 +726,27 @@ def list_holidays(store: StoreDep) -> list[HolidayOut]:
 
 
 @router.post("/holidays", response_model=HolidayOut, status_code=HTTPStatus.CREATED)
-def add_holiday(body: HolidayIn, store: StoreDep, services: ServicesDep) -> HolidayOut:
+def add_holiday(who: Staff, body: HolidayIn, store: StoreDep, services: ServicesDep) -> HolidayOut:
     """A public holiday: patterns marked ``skip_holidays`` give no shift starting that day."""
     with _domain_errors():
-        holiday = store.add_holiday(Holiday(body.day, body.name), ACTOR)
+        holiday = store.add_holiday(Holiday(body.day, body.name), actor(who))
     _changed(services)
     return HolidayOut(id=holiday.id, day=holiday.day, name=holiday.name)
 
 
 @router.put("/holidays/{holiday_id}", response_model=HolidayEdited)
-def replace_holiday(holiday_id: int, body: HolidayIn, store: StoreDep, services: ServicesDep) -> HolidayEdited:
+def replace_holiday(who: Staff, holiday_id: int, body: HolidayIn,
+                    store: StoreDep, services: ServicesDep) -> HolidayEdited:
     """Move a holiday to another day or rename it; the shifts it skipped on the old day come back."""
     with _domain_errors(), store.collecting_warnings() as warnings:
-        holiday = store.update_holiday(holiday_id, Holiday(body.day, body.name), ACTOR)
+        holiday = store.update_holiday(holiday_id, Holiday(body.day, body.name), actor(who))
     _changed(services)
     return HolidayEdited(id=holiday.id, day=holiday.day, name=holiday.name).warned(warnings)
 
 
 @router.delete("/holidays/{holiday_id}", response_model=dict[str, Any])
-def delete_holiday(holiday_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
-    return _delete("holiday", holiday_id, store, services)
+def delete_holiday(who: Staff, holiday_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete(who, "holiday", holiday_id, store, services)
 
 
 @router.get("/swaps", response_model=list[SwapOut])
@@ -752,38 +755,38 @@ def list_swaps(store: StoreDep) -> list[SwapOut]:
 
 
 @router.post("/swaps", response_model=SwapEdited, status_code=HTTPStatus.CREATED)
-def add_swap(body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
+def add_swap(who: Staff, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
     """Hand the shift of ``agent`` starting at ``start`` to ``to``; two swaps make an exchange."""
     with _domain_errors(), store.collecting_warnings() as warnings:
-        swap = store.add_swap(Swap(body.agent, body.start, body.to, body.note), ACTOR)
+        swap = store.add_swap(Swap(body.agent, body.start, body.to, body.note), actor(who))
     _changed(services)
     return SwapEdited(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note).warned(warnings)
 
 
 @router.put("/swaps/{swap_id}", response_model=SwapEdited)
-def replace_swap(swap_id: int, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
+def replace_swap(who: Staff, swap_id: int, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
     """Change a swap: another shift, another agent taking it, a new note."""
     with _domain_errors(), store.collecting_warnings() as warnings:
-        swap = store.update_swap(swap_id, Swap(body.agent, body.start, body.to, body.note), ACTOR)
+        swap = store.update_swap(swap_id, Swap(body.agent, body.start, body.to, body.note), actor(who))
     _changed(services)
     return SwapEdited(id=swap.id, agent=swap.extension, start=swap.start, to=swap.to, note=swap.note).warned(warnings)
 
 
 @router.delete("/swaps/{swap_id}", response_model=dict[str, Any])
-def delete_swap(swap_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
-    return _delete("swap", swap_id, store, services)
+def delete_swap(who: Staff, swap_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+    return _delete(who, "swap", swap_id, store, services)
 
 
 # --- the rota as a whole -----------------------------------------------------------------------------
 
 
 @router.post("/rota/import", response_model=ImportEdited)
-def import_rota(body: RotaDocumentIn, store: StoreDep, services: ServicesDep) -> ImportEdited:
+def import_rota(who: Staff, body: RotaDocumentIn, store: StoreDep, services: ServicesDep) -> ImportEdited:
     """Apply a rota document all or nothing: agents upserted; its weekly entries replace the patterns and
     its shifts replace the one-off shifts not yet ended."""
     document: dict[str, Any] = body.model_dump()
     with _domain_errors(), store.collecting_warnings() as warnings:
-        summary = store.import_rota(document, ACTOR)
+        summary = store.import_rota(document, actor(who))
     _changed(services)
     return ImportEdited.model_validate(summary, from_attributes=True).warned(warnings)
 
@@ -866,7 +869,7 @@ def export_csv(store: StoreDep, start: Start = None, end: End = None) -> Respons
 
 
 @router.post("/rota/import-file", response_model=ImportFileOut, status_code=HTTPStatus.CREATED)
-async def import_file(request: Request, store: StoreDep, services: ServicesDep,
+async def import_file(who: Staff, request: Request, store: StoreDep, services: ServicesDep,
                       body: Annotated[bytes, Body(media_type="text/calendar")] = b"") -> ImportFileOut:
     """Add the shifts and absences of an iCalendar (``Content-Type: text/calendar``) or CSV (``text/csv``)
     file, all or nothing."""
@@ -883,6 +886,6 @@ async def import_file(request: Request, store: StoreDep, services: ServicesDep,
         else:
             raise RotaError(f"Send text/calendar or text/csv, not {content_type or 'nothing'!r}.")
         with store.collecting_warnings() as warnings:
-            store.add_entries(list(entries.shifts), list(entries.absences), ACTOR)
+            store.add_entries(list(entries.shifts), list(entries.absences), actor(who))
     _changed(services)
     return ImportFileOut(shifts=len(entries.shifts), absences=len(entries.absences)).warned(warnings)

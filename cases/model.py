@@ -25,6 +25,25 @@ class CaseStatus(StrEnum):
     CLOSED = "closed"
 
 
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class NoteKind(StrEnum):
+    NOTE = "note"
+    ESCALATION = "escalation"
+    """Written when the case goes to level 2: the reason and the transcript of every call."""
+    RESOLUTION = "resolution"
+    """Written when the case is closed with a resolution."""
+
+
+TOP_LEVEL = 2
+"""Support levels: 1 (the hotline) and 2 (the specialists a case is escalated to)."""
+
+
 class CallOutcome(StrEnum):
     ANSWERED = "answered"
     """The caller talked to an agent."""
@@ -225,6 +244,16 @@ class CallView:
 
 
 @dataclass(frozen=True)
+class NoteView:
+    id: int
+    case_id: int
+    at: datetime
+    author: str
+    kind: NoteKind
+    text: str
+
+
+@dataclass(frozen=True)
 class CaseView:
     """A case as a list shows it: its own fields and how many calls it has."""
 
@@ -237,13 +266,23 @@ class CaseView:
     updated_at: datetime
     closed_at: datetime | None
     call_count: int
+    priority: Priority = Priority.NORMAL
+    level: int = 1
+    owner_extension: str | None = None
+    """The agent who opened the case by hand (calls' agents are on the calls)."""
+    description: str | None = None
+    steps_taken: str | None = None
+    resolution: str | None = None
+    escalated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class CaseDetail(CaseView):
-    """A case with all its calls (oldest first), each with its events and transcript."""
+    """A case with all its calls (oldest first), each with its events and transcript, and its notes."""
 
     calls: tuple[CallView, ...] = field(default=())
+    notes: tuple[NoteView, ...] = field(default=())
+
 
 
 class UnknownCall(LookupError):
@@ -256,3 +295,53 @@ class UnknownCase(LookupError):
     def __init__(self, case_id: int) -> None:
         super().__init__(f"There is no case with id {case_id}.")
         self.case_id = case_id
+
+
+class OpenCaseExists(ValueError):
+    """A caller has at most one open case; a second one is refused, naming the first."""
+
+    def __init__(self, caller_number: str, case_id: int) -> None:
+        super().__init__(f"Caller {caller_number} already has the open case {case_id}; add to it instead.")
+        self.caller_number = caller_number
+        self.case_id = case_id
+
+
+class CaseStateError(ValueError):
+    """The case is not in a state that allows this (editing a closed case, escalating twice...)."""
+
+
+EDITABLE_FIELDS: Mapping[str, int | None] = {
+    "category": 64, "subject": 255, "description": 10_000, "steps_taken": 10_000, "priority": None,
+}
+"""Fields an edit may set, with their longest length (``priority`` is a ``Priority``)."""
+
+
+def check_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the fields of an edit; ``None`` clears a text field (priority cannot be cleared)."""
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(f"A case has no editable field {name!r}; editable: {', '.join(EDITABLE_FIELDS)}.")
+        if name == "priority":
+            try:
+                checked[name] = Priority(value)
+            except ValueError:
+                raise ValueError(f"A priority is one of {', '.join(Priority)}; got {value!r}.") from None
+        elif value is None:
+            checked[name] = None
+        else:
+            length = EDITABLE_FIELDS[name]
+            assert length is not None
+            checked[name] = check_text(name, value, length)
+    return checked
+
+
+def transcript_text(calls: tuple[CallView, ...]) -> str:
+    """The transcripts of a case's calls as lines of text, to attach to an escalation."""
+    lines: list[str] = []
+    for call in calls:
+        if not call.segments:
+            continue
+        lines.append(f"Call {call.sip_call_id} from {call.caller_number} at {call.started_at.isoformat()}:")
+        lines.extend(f"  [{s.start:7.1f} s] {s.speaker}: {s.text}" for s in call.segments)
+    return "\n".join(lines) if lines else "(no transcript)"

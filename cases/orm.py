@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from cases.model import CallOutcome, CaseStatus, HangupBy, Speaker, TranscriptStatus, require_aware
+from cases.model import CallOutcome, CaseStatus, HangupBy, NoteKind, Speaker, TranscriptStatus, require_aware
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -91,6 +92,13 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    priority: Mapped[str] = mapped_column(String(16), server_default="normal")
+    description: Mapped[str | None] = mapped_column(Text)
+    steps_taken: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[int] = mapped_column(Integer, server_default="1")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner_extension: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH), index=True)
 
 
 class CallRow(Base):
@@ -107,7 +115,7 @@ class CallRow(Base):
     caller_number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
     dialled_number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
     worker: Mapped[str] = mapped_column(String(64))
-    agent_extension: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
+    agent_extension: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH), index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -138,3 +146,27 @@ class TranscriptSegmentRow(Base):
     end_s: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class CaseNoteRow(Base):
+    __tablename__ = "case_notes"
+    __table_args__ = (_one_of("kind", NoteKind, "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ArticleRow(Base):
+    __tablename__ = "kb_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

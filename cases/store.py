@@ -14,22 +14,29 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, literal, select, update
+from sqlalchemy import Engine, delete, exists, func, literal, literal_column, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from cases.knowledge import words
 from cases.model import (
     MAX_PAGE_SIZE,
+    TOP_LEVEL,
     CallEventView,
     CallOutcome,
     CallView,
     CaseDetail,
+    CaseStateError,
     CaseStatus,
     CaseView,
     EventKind,
     HangupBy,
+    NoteKind,
+    NoteView,
+    OpenCaseExists,
+    Priority,
     SegmentInput,
     SegmentView,
     Speaker,
@@ -37,13 +44,27 @@ from cases.model import (
     UnknownCall,
     UnknownCase,
     WordView,
+    check_changes,
     check_hangup,
     check_text,
     json_detail,
     require_aware,
     transcript_status_after_end,
+    transcript_text,
 )
-from cases.orm import NUMBER_LENGTH, CallEventRow, CallRow, CaseRow, TranscriptSegmentRow, UTCDateTime
+from cases.orm import (
+    NUMBER_LENGTH,
+    CallEventRow,
+    CallRow,
+    CaseNoteRow,
+    CaseRow,
+    TranscriptSegmentRow,
+    UTCDateTime,
+)
+from cases.stats import CallRecord
+
+MAX_SEARCH_WORDS = 10
+"""The most words one search takes (each is one EXISTS subquery)."""
 
 _START_ATTEMPTS = 5
 """A losing racer retries once per rival that won; more than a handful means something else is wrong."""
@@ -60,6 +81,7 @@ class CaseStore:
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._dialect = engine.dialect.name
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -222,21 +244,129 @@ class CaseStore:
         with self._sessions.begin() as session:
             return _end_calls(session, where, at, CallOutcome.INTERRUPTED, HangupBy.SYSTEM)
 
-    def close_case(self, case_id: int, at: datetime) -> bool:
-        """Close an open case; the caller's next call opens a new one. Returns False if already closed."""
+    def close_case(self, case_id: int, at: datetime, resolution: str | None = None, author: str = "system") -> bool:
+        """Close an open case, with how it was resolved (kept on the case and as a note); the caller's next
+        call opens a new one. Returns False, changing nothing, if it was already closed."""
         require_aware(at, "at")
+        if resolution is not None:
+            check_text("resolution", resolution, 10_000)
+        check_text("author", author, 64)
         with self._sessions.begin() as session:
             closed = session.scalar(
                 update(CaseRow)
                 .where(CaseRow.id == case_id, CaseRow.status == CaseStatus.OPEN)
-                .values(status=CaseStatus.CLOSED, closed_at=at, updated_at=_later(CaseRow.updated_at, at))
+                .values(status=CaseStatus.CLOSED, closed_at=at, updated_at=_later(CaseRow.updated_at, at),
+                        resolution=resolution)
                 .returning(CaseRow.id)
                 .execution_options(synchronize_session=False)
             )
             if closed is None:
                 _require_case(session, case_id)
                 return False
+            if resolution is not None:
+                session.add(CaseNoteRow(case_id=case_id, at=at, author=author, kind=NoteKind.RESOLUTION,
+                                        text=resolution))
             return True
+
+    def open_case(self, caller_number: str, at: datetime, *, owner_extension: str | None = None,
+                  priority: Priority | str = Priority.NORMAL, category: str | None = None,
+                  subject: str | None = None, description: str | None = None) -> int:
+        """Open a case by hand (a call that came in another way, an e-mail...); its id. A caller with an
+        open case already gets ``OpenCaseExists``."""
+        check_text("caller_number", caller_number, NUMBER_LENGTH)
+        require_aware(at, "at")
+        if owner_extension is not None:
+            check_text("owner_extension", owner_extension, NUMBER_LENGTH)
+        fields = check_changes({"priority": priority, "category": category, "subject": subject,
+                                "description": description})
+        try:
+            with self._sessions.begin() as session:
+                row = CaseRow(caller_number=caller_number, status=CaseStatus.OPEN, created_at=at, updated_at=at,
+                              owner_extension=owner_extension, level=1, **fields)
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            with self._sessions() as session:
+                existing = session.scalar(select(CaseRow.id).where(CaseRow.caller_number == caller_number,
+                                                                   CaseRow.status == CaseStatus.OPEN))
+            if existing is None:
+                raise
+            raise OpenCaseExists(caller_number, existing) from None
+
+    def update_case(self, case_id: int, at: datetime, changes: Mapping[str, Any]) -> None:
+        """Set the given fields of an open case (``category``, ``subject``, ``priority``, ``description``,
+        ``steps_taken``; ``None`` clears a text field). A closed case is not edited: ``CaseStateError``."""
+        require_aware(at, "at")
+        fields = check_changes(changes)
+        with self._sessions.begin() as session:
+            found = session.scalar(
+                update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == CaseStatus.OPEN)
+                .values(**fields, updated_at=_later(CaseRow.updated_at, at))
+                .returning(CaseRow.id).execution_options(synchronize_session=False)
+            )
+            if found is None:
+                _require_case(session, case_id)
+                raise CaseStateError(f"Case {case_id} is closed; reopen it before editing it.")
+
+    def reopen_case(self, case_id: int, at: datetime) -> bool:
+        """Open a closed case again; False if it was open. ``OpenCaseExists`` if its caller has another."""
+        require_aware(at, "at")
+        try:
+            with self._sessions.begin() as session:
+                reopened = session.scalar(
+                    update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == CaseStatus.CLOSED)
+                    .values(status=CaseStatus.OPEN, closed_at=None, updated_at=_later(CaseRow.updated_at, at))
+                    .returning(CaseRow.id).execution_options(synchronize_session=False)
+                )
+                if reopened is None:
+                    _require_case(session, case_id)
+                    return False
+                return True
+        except IntegrityError:
+            with self._sessions() as session:
+                caller = session.scalar(select(CaseRow.caller_number).where(CaseRow.id == case_id))
+                other = session.scalar(select(CaseRow.id).where(CaseRow.caller_number == caller,
+                                                                CaseRow.status == CaseStatus.OPEN))
+            raise OpenCaseExists(str(caller), other or 0) from None
+
+    def add_note(self, case_id: int, at: datetime, author: str, text: str) -> NoteView:
+        require_aware(at, "at")
+        check_text("author", author, 64)
+        check_text("A note", text, 10_000)
+        with self._sessions.begin() as session:
+            _require_case(session, case_id)
+            row = CaseNoteRow(case_id=case_id, at=at, author=author, kind=NoteKind.NOTE, text=text)
+            session.add(row)
+            session.flush()
+            session.execute(update(CaseRow).where(CaseRow.id == case_id)
+                            .values(updated_at=_later(CaseRow.updated_at, at))
+                            .execution_options(synchronize_session=False))
+            return _note_view(row)
+
+    def escalate(self, case_id: int, at: datetime, author: str, reason: str) -> NoteView:
+        """Send an open level-1 case to level 2. The escalation note carries the reason and the transcript
+        of every call of the case as it stands, so level 2 reads the conversation without replaying it."""
+        require_aware(at, "at")
+        check_text("author", author, 64)
+        check_text("A reason", reason, 2_000)
+        with self._sessions.begin() as session:
+            row = session.get(CaseRow, case_id, with_for_update=True)
+            if row is None:
+                raise UnknownCase(case_id)
+            if row.status != CaseStatus.OPEN:
+                raise CaseStateError(f"Case {case_id} is closed; only an open case is escalated.")
+            if row.level >= TOP_LEVEL:
+                raise CaseStateError(f"Case {case_id} is already at level {row.level}.")
+            calls = session.scalars(select(CallRow).where(CallRow.case_id == case_id)
+                                    .order_by(CallRow.started_at, CallRow.id)).all()
+            text = f"Escalated to level {TOP_LEVEL}: {reason}\n\n{transcript_text(_call_views(session, calls))}"
+            row.level, row.escalated_at = TOP_LEVEL, at
+            row.updated_at = max(row.updated_at, at)
+            note = CaseNoteRow(case_id=case_id, at=at, author=author, kind=NoteKind.ESCALATION, text=text)
+            session.add(note)
+            session.flush()
+            return _note_view(note)
 
     def describe_case(self, case_id: int, at: datetime, category: str | None, subject: str | None) -> None:
         """Set what the case is about (``None`` clears a field)."""
@@ -259,9 +389,15 @@ class CaseStore:
     # -- reads ----------------------------------------------------------------------------------------
 
     def list_cases(
-        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None
+        self, limit: int, offset: int = 0, caller_number: str | None = None, status: CaseStatus | None = None,
+        worked_by: str | None = None, *, query: str | None = None, priority: Priority | None = None,
+        category: str | None = None, level: int | None = None,
     ) -> list[CaseView]:
-        """Cases newest first, optionally only one caller's or only open/closed ones."""
+        """Cases newest first, optionally only one caller's, only open/closed ones, only those the agent
+        at extension ``worked_by`` works (see ``works_on``), only those of a priority, category or level,
+        and only those whose transcripts, subject or description contain every word of ``query`` (whole
+        words, any case; PostgreSQL full-text search with the ``simple`` configuration, a word match on
+        SQLite)."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must lie in 1..{MAX_PAGE_SIZE}, got {limit}.")
         if offset < 0:
@@ -271,7 +407,8 @@ class CaseStore:
             .scalar_subquery()
         )
         stmt = (
-            _filter_cases(select(CaseRow, call_count), caller_number, status)
+            self._search(_filter_cases(select(CaseRow, call_count), caller_number, status, worked_by),
+                         query, priority, category, level)
             .order_by(CaseRow.created_at.desc(), CaseRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -279,10 +416,75 @@ class CaseStore:
         with self._sessions() as session:
             return [_case_view(row, count) for row, count in session.execute(stmt).tuples()]
 
-    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None) -> int:
-        stmt = _filter_cases(select(func.count(CaseRow.id)), caller_number, status)
+    def count_cases(self, caller_number: str | None = None, status: CaseStatus | None = None,
+                    worked_by: str | None = None, *, query: str | None = None, priority: Priority | None = None,
+                    category: str | None = None, level: int | None = None) -> int:
+        stmt = self._search(_filter_cases(select(func.count(CaseRow.id)), caller_number, status, worked_by),
+                            query, priority, category, level)
         with self._sessions() as session:
             return session.scalar(stmt) or 0
+
+    def _search(self, stmt: Any, query: str | None, priority: Priority | None, category: str | None,
+                level: int | None) -> Any:
+        if priority is not None:
+            stmt = stmt.where(CaseRow.priority == Priority(priority))
+        if category is not None:
+            stmt = stmt.where(CaseRow.category == category)
+        if level is not None:
+            stmt = stmt.where(CaseRow.level == level)
+        if query is not None:
+            wanted = list(dict.fromkeys(words(query)))
+            if not wanted:
+                raise ValueError("A search needs at least one word of letters or digits.")
+            if len(wanted) > MAX_SEARCH_WORDS:
+                raise ValueError(f"A search takes at most {MAX_SEARCH_WORDS} words.")
+            for word in wanted:
+                in_transcript = (
+                    select(TranscriptSegmentRow.id).join(CallRow, CallRow.id == TranscriptSegmentRow.call_id)
+                    .where(CallRow.case_id == CaseRow.id, self._has_word(TranscriptSegmentRow.text, word))
+                    .exists()
+                )
+                stmt = stmt.where(or_(in_transcript, self._has_word(CaseRow.subject, word),
+                                      self._has_word(CaseRow.description, word)))
+        return stmt
+
+    def _has_word(self, column: Any, word: str) -> ColumnElement[bool]:
+        if self._dialect == "postgresql":
+            simple: ColumnElement[str] = literal_column("'simple'")
+            matched: ColumnElement[bool] = func.to_tsvector(simple, column).bool_op("@@")(
+                func.plainto_tsquery(simple, word))
+            return matched
+        # SQLite: a whole-word match of the lower-cased text, punctuation counted as a space.
+        padded = " " + func.lower(column) + " "
+        for mark in ".,;:!?()\"\n\t/":
+            padded = func.replace(padded, mark, " ")
+        return padded.like(f"% {word} %")
+
+    def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """The calls that started in ``[start, end)``, for statistics (``cases.stats``)."""
+        require_aware(start, "start")
+        require_aware(end, "end")
+        stmt = (select(CallRow.started_at, CallRow.queued_at, CallRow.answered_at, CallRow.ended_at, CallRow.outcome)
+                .where(CallRow.started_at >= start, CallRow.started_at < end))
+        with self._sessions() as session:
+            return [CallRecord(started, queued, answered, ended, CallOutcome(outcome) if outcome else None)
+                    for started, queued, answered, ended, outcome in session.execute(stmt).tuples()]
+
+    def last_call_of(self, agent_extension: str) -> CallView | None:
+        """The call the agent at ``agent_extension`` answered last (for the console's wrap-up timer)."""
+        with self._sessions() as session:
+            call = session.scalar(select(CallRow).where(CallRow.agent_extension == agent_extension)
+                                  .order_by(CallRow.answered_at.desc(), CallRow.id.desc()).limit(1))
+            if call is None:
+                return None
+            (view,) = _call_views(session, [call])
+        return view
+
+    def works_on(self, case_id: int, extension: str) -> bool:
+        """Whether the agent at ``extension`` works this case: they opened it or answered one of its calls."""
+        with self._sessions() as session:
+            return session.scalar(_filter_cases(select(CaseRow.id), None, None, extension)
+                                  .where(CaseRow.id == case_id)) is not None
 
     def get_case(self, case_id: int) -> CaseDetail:
         """The case with all its calls, oldest first, each with its events and transcript."""
@@ -294,7 +496,9 @@ class CaseStore:
                 select(CallRow).where(CallRow.case_id == case_id).order_by(CallRow.started_at, CallRow.id)
             ).all()
             views = _call_views(session, calls)
-        return CaseDetail(**_case_fields(row), call_count=len(views), calls=views)
+            notes = tuple(_note_view(note) for note in session.scalars(
+                select(CaseNoteRow).where(CaseNoteRow.case_id == case_id).order_by(CaseNoteRow.at, CaseNoteRow.id)))
+        return CaseDetail(**_case_fields(row), call_count=len(views), calls=views, notes=notes)
 
     def get_call(self, sip_call_id: str) -> CallView:
         with self._sessions() as session:
@@ -359,7 +563,15 @@ def _end_calls(
     return len(ended)
 
 
-def _filter_cases(stmt: Any, caller_number: str | None, status: CaseStatus | None) -> Any:
+def _worked_by(extension: str) -> ColumnElement[bool]:
+    answered = exists().where(CallRow.case_id == CaseRow.id, CallRow.agent_extension == extension)
+    return or_(CaseRow.owner_extension == extension, answered)
+
+
+def _filter_cases(stmt: Any, caller_number: str | None, status: CaseStatus | None,
+                  worked_by: str | None = None) -> Any:
+    if worked_by is not None:
+        stmt = stmt.where(_worked_by(worked_by))
     if caller_number is not None:
         stmt = stmt.where(CaseRow.caller_number == caller_number)
     if status is not None:
@@ -371,8 +583,15 @@ def _case_fields(row: CaseRow) -> dict[str, Any]:
     return {
         "id": row.id, "caller_number": row.caller_number, "status": CaseStatus(row.status),
         "category": row.category, "subject": row.subject, "created_at": row.created_at,
-        "updated_at": row.updated_at, "closed_at": row.closed_at,
+        "updated_at": row.updated_at, "closed_at": row.closed_at, "priority": Priority(row.priority),
+        "level": row.level, "owner_extension": row.owner_extension, "description": row.description,
+        "steps_taken": row.steps_taken, "resolution": row.resolution, "escalated_at": row.escalated_at,
     }
+
+
+def _note_view(row: CaseNoteRow) -> NoteView:
+    return NoteView(id=row.id, case_id=row.case_id, at=row.at, author=row.author, kind=NoteKind(row.kind),
+                    text=row.text)
 
 
 def _case_view(row: CaseRow, call_count: int) -> CaseView:

@@ -21,8 +21,10 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from accounts.store import AccountStore
 from api.app import create_app
 from api.deps import Services
+from cases.articles import ArticleStore
 from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
@@ -204,6 +206,7 @@ class Service:
     kamailio: Kamailio | None
     workers: list[SipWorker] = field(default_factory=list)
     scheduler: ShiftScheduler | None = None
+    accounts: AccountStore | None = None
     clock: Callable[[], datetime] = utc_now
     _calls_per_worker: dict[str, int] = field(default_factory=dict)
     _calls_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -391,11 +394,15 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
                                        settings.hotline_number, workers, settings.data_dir / "kamailio"),
                             binary=settings.kamailio_binary)
     return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,
-                   prompts=prompts, transcriber=transcriber, kamailio=kamailio, clock=clock)
+                   prompts=prompts, transcriber=transcriber, kamailio=kamailio, accounts=AccountStore(engine),
+                   clock=clock)
 
 
 def make_app(service: Service) -> Any:
+    s = service.settings
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, routing=service.distributor,
-                               routing_log=service.routing, clock=service.clock,
-                               live=service.transcriber.service.live))
+                               routing_log=service.routing, live_transcripts=service.transcriber.service.live,
+                               accounts=service.accounts, articles=ArticleStore(service.engine),
+                               live=service.distributor.snapshot, clock=service.clock,
+                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

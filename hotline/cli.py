@@ -1,4 +1,4 @@
-"""The ``hotline`` command: serve, db upgrade, models install, rota import, demo."""
+"""The ``hotline`` command: serve, db upgrade, models install, rota import, users, demo."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ rota_app = typer.Typer(help="The shift rota.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Spoken prompts (menu, announcements, callbacks).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(help="Users of the consoles and the API (create the first admin here).",
+                        no_args_is_help=True)
 app.add_typer(rota_app, name="rota")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
@@ -115,6 +118,106 @@ def prompts_make() -> None:
     directory = settings.data_dir / "prompts"
     count = make_prompts(directory, queue_config(settings))
     typer.echo(f"{count} prompts ready in {directory}")
+def _accounts() -> object:
+    from accounts.store import AccountStore
+    from hotline.db import make_engine, upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    return AccountStore(make_engine(settings.resolved_database_url))
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
+    extension: Annotated[str | None, typer.Option(help="The agent's rota extension (required for agents).")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name; default: the user name.")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Create a user; the password is asked for twice (or read from stdin)."""
+    import sys
+    from datetime import UTC, datetime
+
+    from accounts.model import AccountError, DuplicateUser
+    from accounts.store import AccountStore
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store = _accounts()
+    assert isinstance(store, AccountStore)
+    try:
+        user = store.create_user(username, password, role, datetime.now(UTC), extension=extension,
+                                 display_name=name)
+    except (AccountError, DuplicateUser) as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"created {user.role} {user.username} (id {user.id})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user with role, extension and whether active."""
+    from accounts.store import AccountStore
+
+    store = _accounts()
+    assert isinstance(store, AccountStore)
+    for user in store.list_users():
+        state = "active" if user.active else "deactivated"
+        typer.echo(f"{user.id}\t{user.username}\t{user.role}\t{user.extension or '-'}\t{state}")
+
+
+@users_app.command("set")
+def users_set(
+    username: str,
+    role: Annotated[str | None, typer.Option(help="A new role.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Allow or stop sign-in.")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read a new password from standard input.")] = False,
+) -> None:
+    """Change a user's role, activity or password."""
+    import sys
+
+    from accounts.model import AccountError, UnknownUser
+    from accounts.store import AccountStore
+
+    store = _accounts()
+    assert isinstance(store, AccountStore)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        user = store.update_user(store.find_user(username).id, role=role, active=active, password=password)
+    except (AccountError, UnknownUser) as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"{user.username}: {user.role}, {'active' if user.active else 'deactivated'}")
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days; default never.")] = None,
+) -> None:
+    """Create an API token for a user and print it (shown once; send it as 'Authorization: Bearer ...')."""
+    from datetime import UTC, datetime, timedelta
+
+    from accounts.model import TokenKind, UnknownUser
+    from accounts.store import AccountStore
+
+    store = _accounts()
+    assert isinstance(store, AccountStore)
+    try:
+        user = store.find_user(username)
+    except UnknownUser as error:
+        raise _fail(str(error)) from None
+    secret, _ = store.issue_token(user.id, TokenKind.API, label, datetime.now(UTC),
+                                  ttl=timedelta(days=days) if days is not None else None)
+    typer.echo(secret)
 
 
 @app.command()

@@ -77,11 +77,15 @@ class Settings(BaseSettings):
     rota_min_rest: timedelta = Field(timedelta(hours=11), ge=timedelta(0),
                                      description="Shortest rest between two shifts of an agent (a warning).")
 
+    session_ttl: timedelta = Field(timedelta(hours=12), gt=timedelta(0),
+                                   description="How long a console sign-in lasts; seconds or ISO 8601.")
+    cookie_secure: bool = Field(False, description="Mark the session cookie Secure (true behind HTTPS).")
+
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
 
-    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", mode="before")
+    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", "session_ttl", mode="before")
     @classmethod
     def _seconds(cls, value: object) -> object:
         """A plain number in the environment is seconds (pydantic reads ISO 8601 durations itself)."""

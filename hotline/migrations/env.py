@@ -1,17 +1,18 @@
-"""Alembic environment: one database, one branch per domain package (cases, shifts, routing)."""
+"""Alembic environment: one database, one branch per domain package (accounts, cases, shifts, routing)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection, text
 
+from accounts.orm import metadata as accounts_metadata
 from cases.orm import metadata as cases_metadata
 from hotline.db import make_migration_engine
 from routing.orm import metadata as routing_metadata
 from shifts.orm import metadata as shifts_metadata
 
 config = context.config
-target_metadata = [cases_metadata, shifts_metadata, routing_metadata]
+target_metadata = [accounts_metadata, cases_metadata, shifts_metadata, routing_metadata]
 
 
 def run_migrations_offline() -> None:

@@ -39,9 +39,15 @@ class RunningService:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str]
+    token: str
+    """An admin's API token, created with ``hotline users`` before the service starts."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(self.base_url + path, params=params, timeout=10)
+        response = httpx.get(self.base_url + path, params=params, headers=self.headers, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -130,14 +136,26 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
         "HOTLINE_LOG_JSON": "true",
         **(extra_env or {}),
     }
-    return launch(tmp / "service.log", env, f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), data)
+    token = admin_token(env)
+    return launch(tmp / "service.log", env, f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), data, token)
 
 
-def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, int], data: Path) -> RunningService:
+def admin_token(env: dict[str, str]) -> str:
+    """Create an admin in the service's database and an API token for it, as an operator would."""
+    cli = [sys.executable, "-m", "hotline.cli", "users"]
+    subprocess.run([*cli, "create", "e2e-admin", "--role", "admin", "--password-stdin"], env=env,
+                   input=b"e2e admin password\n", check=True, capture_output=True, timeout=60)
+    done = subprocess.run([*cli, "token", "e2e-admin", "--label", "e2e"], env=env, check=True,
+                          capture_output=True, timeout=60)
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
+def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, int], data: Path,
+           token: str) -> RunningService:
     """Start ``hotline serve`` with ``env`` and wait until /health says it can take calls."""
     process = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve"], env=env,
                                stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-    service = RunningService(base_url, sip, "100", data, process, log_path, env)
+    service = RunningService(base_url, sip, "100", data, process, log_path, env, token)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, f"hotline serve exited:\n{log_path.read_text()[-3000:]}"
@@ -153,7 +171,7 @@ def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, i
 
 def relaunch(service: RunningService) -> RunningService:
     """The same service (same ports, database, data) started again, as after a crash."""
-    return launch(service.log_path, service.env, service.base_url, service.sip, service.data_dir)
+    return launch(service.log_path, service.env, service.base_url, service.sip, service.data_dir, service.token)
 
 
 def stop_service(service: RunningService) -> int:

@@ -108,7 +108,8 @@ def test_a_rota_edit_routes_the_waiting_caller_at_once(tmp_path: Path, service_f
                                 "start": s, "end": e, "timezone": "UTC"}
                                for s, e in (("00:00", "12:00"), ("12:00", "24:00"))],
                     "shifts": []}
-        response = httpx.post(service.base_url + "/api/v1/rota/import", json=document, timeout=10)
+        response = httpx.post(service.base_url + "/api/v1/rota/import", json=document, headers=service.headers,
+                              timeout=10)
         assert response.status_code == 200, response.text
         agent.wait_event("CALL_INCOMING", 10)  # the supervisor's edit reached routing without a restart
         agent.command("accept")

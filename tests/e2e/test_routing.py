@@ -55,7 +55,7 @@ def launch(tmp_path: Path, database_url: str) -> Iterator[Any]:
 
 
 def post(service: RunningService, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(service.base_url + path, json=body, timeout=10)
+    response = httpx.post(service.base_url + path, json=body, headers=service.headers, timeout=10)
     assert response.status_code == 200, response.text
     return dict(response.json())
 

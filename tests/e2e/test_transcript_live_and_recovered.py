@@ -19,11 +19,13 @@ from tests.e2e.conftest import MODEL, relaunch, stop_service
 pytestmark = pytest.mark.e2e
 
 
-def final_segments_of_both(base_url: str, call_id: str, timeout: float) -> dict[str, dict[str, Any]]:
+def final_segments_of_both(base_url: str, headers: dict[str, str], call_id: str,
+                           timeout: float) -> dict[str, dict[str, Any]]:
     """Follow the call's live transcript until a final segment of each speaker has arrived."""
     deadline = time.monotonic() + timeout
     finals: dict[str, dict[str, Any]] = {}
-    with httpx.stream("GET", f"{base_url}/api/v1/calls/{call_id}/transcript/live", timeout=timeout) as response:
+    with httpx.stream("GET", f"{base_url}/api/v1/calls/{call_id}/transcript/live", headers=headers,
+                      timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         kind = ""
         for line in response.iter_lines():
@@ -57,7 +59,7 @@ def test_live_transcript_then_crash_then_transcript_recovered_from_the_spool(
         agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
         call_id = service.wait_answered("5550401")["sip_call_id"]
 
-        live = final_segments_of_both(service.base_url, call_id, timeout=30)  # while the call is up
+        live = final_segments_of_both(service.base_url, service.headers, call_id, timeout=30)  # while the call is up
         assert "printer" in live["caller"]["text"] and "morning" in live["agent"]["text"], live
         assert live["caller"]["words"] and not agent.saw("CALL_CLOSED")
 

@@ -15,6 +15,7 @@ from api.deps import Services
 from cases.model import SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,7 @@ def client(store: CaseStore) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.services = Services(cases=reads, rota=None)
     app.include_router(router, prefix="/api/v1")
+    sign_in_as(app, user("supervisor"))
     with TestClient(app) as client:
         yield client
 
@@ -72,7 +74,9 @@ def test_list_filters_and_pages(client: TestClient, store: CaseStore) -> None:
     assert body["items"][2] == {
         "id": first, "caller_number": "555", "status": "closed", "category": None, "subject": None,
         "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:05Z",
-        "closed_at": "2026-03-02T09:00:05Z", "call_count": 1,
+        "closed_at": "2026-03-02T09:00:05Z", "call_count": 1, "priority": "normal", "level": 1,
+        "owner_extension": None, "description": None, "steps_taken": None, "resolution": None,
+        "escalated_at": None,
     }
     paged = client.get("/api/v1/cases", params={"limit": 1, "offset": 1}).json()
     assert ([item["id"] for item in paged["items"]], paged["total"], paged["limit"], paged["offset"]) == (

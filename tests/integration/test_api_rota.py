@@ -13,6 +13,7 @@ from api.deps import Services
 from api.rota import router
 from hotline.db import make_engine
 from shifts.store import RotaStore
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +46,7 @@ def client(store: RotaStore, changes: ChangeRecorder) -> Iterator[TestClient]:
     app = FastAPI()
     app.include_router(router, prefix="/api/v1")
     app.state.services = Services(cases=None, rota=store, on_rota_changed=changes)
+    sign_in_as(app, user("supervisor", username="sue"))
     with TestClient(app) as client:
         yield client
 
@@ -102,7 +104,7 @@ def test_shifts_are_added_listed_and_deleted(client: TestClient, store: RotaStor
     assert deleted.status_code == 200 and deleted.json() == created
     assert store.list_shifts(NOW, NOW + timedelta(days=30)) == []
     assert changes.calls == 2 + 2
-    assert [e.actor for e in store.audit()] == ["api"] * 4
+    assert [e.actor for e in store.audit()] == ["sue"] * 4  # the signed-in user
 
 
 def test_an_overlapping_shift_is_422_and_not_stored(client: TestClient, changes: ChangeRecorder) -> None:

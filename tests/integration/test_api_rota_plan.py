@@ -16,6 +16,7 @@ from api.app import create_app
 from api.deps import Services
 from hotline.db import make_engine
 from shifts.store import RotaStore
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,8 @@ def changes() -> ChangeRecorder:
 
 @pytest.fixture
 def client(store: RotaStore, changes: ChangeRecorder) -> Iterator[TestClient]:
-    app = create_app(Services(cases=None, rota=store, on_rota_changed=changes))
+    app = sign_in_as(create_app(Services(cases=None, rota=store, on_rota_changed=changes)),
+                     user("supervisor", username="sue"))
     with TestClient(app) as client:
         yield client
 
@@ -93,7 +95,7 @@ def test_changing_a_template_changes_every_pattern_using_it(client: TestClient, 
     assert "2026-10-20T04:00:00Z" in [g["start"] for g in report["gaps"]]  # 06:00-07:00 is now a gap
     audit = ok(client.get(f"{V1}/rota/audit", params={"limit": 1}))
     assert audit[0]["action"] == "save_template" and audit[0]["before"]["start"] == "06:00"
-    assert audit[0]["after"]["start"] == "07:00" and audit[0]["actor"] == "api"
+    assert audit[0]["after"]["start"] == "07:00" and audit[0]["actor"] == "sue"
 
 
 def test_a_rotating_and_an_on_call_pattern(client: TestClient, team: None) -> None:
@@ -282,7 +284,7 @@ class MondayMornings:
 
 
 def test_staffing_from_history_at_the_site_s_local_hours(store: RotaStore) -> None:
-    app = create_app(Services(cases=None, rota=store, call_history=MondayMornings()))
+    app = sign_in_as(create_app(Services(cases=None, rota=store, call_history=MondayMornings())), user())
     body = {"start": "2026-10-26T08:00:00Z", "end": "2026-10-26T08:30:00Z", "history_weeks": 2,
             "shrinkage": 0}  # 09:00 in Paris, the Monday after the fall-back
     with TestClient(app) as client:

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from accounts.model import Role
 from api.agents import router as agents_router
 from api.deps import Services
 from api.queues import router as queues_router
@@ -19,6 +20,7 @@ from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
 from routing.queuefile import default_config
 from routing.store import RoutingStore
+from tests.api_auth import sign_in_as, user
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +53,7 @@ def world(migrated_database_url: str) -> Iterator[tuple[TestClient, Distributor,
     app.state.services = Services(cases=None, rota=None, routing=distributor, routing_log=store, clock=clock)
     app.include_router(queues_router, prefix="/api/v1")
     app.include_router(agents_router, prefix="/api/v1")
-    yield TestClient(app), distributor, store, clock
+    yield TestClient(sign_in_as(app, user(Role.SUPERVISOR, username="supervisor"))), distributor, store, clock
     engine.dispose()
 
 
@@ -95,7 +97,7 @@ def test_a_closed_queue_sends_calls_on_until_opened(world: Any) -> None:
 
 def test_pause_and_available_change_the_state_and_are_stored(world: Any) -> None:
     client, _, store, _ = world
-    r = client.post("/api/v1/agents/1001/pause", json={"reason": "lunch", "by": "supervisor"})
+    r = client.post("/api/v1/agents/1001/pause", json={"reason": "lunch"})
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["reason"]) == ("paused", "lunch")
     states = {a["extension"]: a["state"] for a in client.get("/api/v1/agent-states").json()}
@@ -139,7 +141,7 @@ def test_a_waiting_call_is_transferred_and_keeps_its_place(world: Any) -> None:
     distributor.routed(lambda acd: acd.set_on_shift([], NOW))
     distributor.routed(lambda acd: acd.enqueue("old", "general", NOW - timedelta(seconds=60)))
     distributor.routed(lambda acd: acd.enqueue("new", "network", NOW - timedelta(seconds=10)))
-    r = client.post("/api/v1/queue-calls/old/transfer", json={"queue": "network", "by": "supervisor"})
+    r = client.post("/api/v1/queue-calls/old/transfer", json={"queue": "network"})
     assert r.status_code == 200, r.text
     assert [(c["call_id"], c["position"]) for c in r.json()["calls"]] == [("old", 1), ("new", 2)]
     assert [e.kind.value for e in store.call_events("old")] == ["enter", "transfer"]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.deps import Services
+from tests.api_auth import sign_in_as, user
 from transcription.live import LiveTranscripts
 from transcription.segments import Segment, SegmentRecognised, Word
 
@@ -25,7 +26,7 @@ def test_events_stream_while_the_call_runs_and_the_stream_ends_with_the_call() -
     hub = LiveTranscripts()
     hub.open("c1")
     hub.publish(SegmentRecognised("c1", seg("my printer", 1.0), final=True))
-    client = TestClient(create_app(Services(cases=None, rota=None, live=hub)))
+    client = TestClient(sign_in_as(create_app(Services(cases=None, rota=None, live_transcripts=hub)), user()))
     received: list[tuple[str, dict[str, Any]]] = []
     with client.stream("GET", "/api/v1/calls/c1/transcript/live") as response:
         assert response.status_code == 200
@@ -50,7 +51,8 @@ def test_events_stream_while_the_call_runs_and_the_stream_ends_with_the_call() -
 
 
 def test_a_call_not_in_progress_is_404() -> None:
-    client = TestClient(create_app(Services(cases=None, rota=None, live=LiveTranscripts())))
+    client = TestClient(sign_in_as(create_app(Services(cases=None, rota=None, live_transcripts=LiveTranscripts())),
+                                   user()))
     response = client.get("/api/v1/calls/nobody/transcript/live")
     assert response.status_code == 404
     assert "not in progress" in response.json()["detail"]

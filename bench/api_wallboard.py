@@ -1,0 +1,181 @@
+"""Latency of GET /api/v1/wallboard at a steady request rate; print p50/p95/p99/max.
+
+    flock /tmp/heavy.lock .venv/bin/python bench/api_wallboard.py [--rate 100] [--seconds 20] [--calls 2000]
+        [--live-calls 20] [--agents 50] [--database URL]
+
+A server process (uvicorn, the real app and stores, a fresh SQLite file unless --database) holds today's
+``--calls`` finished calls and a live snapshot of ``--live-calls`` calls in progress with ``--agents``
+agents; the client sends requests at a fixed rate (open loop: each at its planned instant, so a slow answer
+does not slow the sender and shows in the latency) with an API token, for a bounded count and time.
+
+What it does not include: real SIP calls on the same machine (bench/calls.py measures those); the live
+part is a snapshot of the same shape as the distributor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from accounts.model import Role, TokenKind
+    from accounts.store import AccountStore
+    from api.app import create_app
+    from api.deps import Services
+    from cases.articles import ArticleStore
+    from cases.store import CaseStore
+    from hotline.db import make_engine, upgrade
+    from shifts.rota import Agent
+    from shifts.store import RotaStore
+
+    upgrade(args.database)
+    engine = make_engine(args.database)
+    cases, rota, accounts = CaseStore(engine), RotaStore(engine), AccountStore(engine)
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    span = max(1.0, (now - midnight).total_seconds() - 120)
+    for i in range(args.calls):
+        started = midnight + timedelta(seconds=span * i / args.calls)
+        call_id = f"bench-{i}@pbx"
+        cases.call_started(call_id, f"+3361{i:07d}", "100", "hotline-1", started)
+        cases.call_queued(call_id, started)
+        if i % 10 == 0:
+            cases.call_ended(call_id, started + timedelta(seconds=40), "abandoned", "caller")
+        else:
+            cases.call_answered(call_id, f"{1000 + i % args.agents}", started + timedelta(seconds=5 + i % 30))
+            cases.call_ended(call_id, started + timedelta(seconds=200), "answered", "caller")
+    for a in range(args.agents):
+        rota.upsert_agent(Agent(f"{1000 + a}", f"Agent {a}"), actor="bench")
+    admin = accounts.create_user("bench", "bench password", Role.ADMIN, now)
+    token, _ = accounts.issue_token(admin.id, TokenKind.API, "bench", now)
+    live = {
+        "waiting": [{"call_id": f"w{i}@pbx", "arrived": (now - timedelta(seconds=i)).isoformat(), "ringing": None}
+                    for i in range(3)],
+        "agents": [{"extension": f"{1000 + a}", "state": "on_call" if a < args.live_calls else "available",
+                    "call_id": f"live-{a}@pbx" if a < args.live_calls else None, "on_shift": True}
+                   for a in range(args.agents)],
+        "live_calls": args.live_calls,
+    }
+    app = create_app(Services(cases=cases, rota=rota, accounts=accounts, articles=ArticleStore(engine),
+                              live=lambda: live))
+    print(token, flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--calls", type=int, default=2000, help="today's finished calls in the database")
+    parser.add_argument("--live-calls", type=int, default=20)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--database", default="")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
+
+    import httpx
+
+    tmp = tempfile.TemporaryDirectory(prefix="hotline-bench-")
+    database = args.database or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "--port", str(port), "--database", database, "--calls", str(args.calls),
+         "--live-calls", str(args.live_calls), "--agents", str(args.agents)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    try:
+        assert server.stdout is not None
+        token = server.stdout.readline().strip()
+        url = f"http://127.0.0.1:{port}/api/v1/wallboard"
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
+            time.sleep(0.1)
+
+        total = int(args.rate * args.seconds)
+        latencies: list[float] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+        interval = 1.0 / args.rate
+
+        def one(client: httpx.Client) -> None:
+            sent = time.perf_counter()
+            try:
+                response = client.get(url, headers=headers, timeout=5)
+                ok = response.status_code == 200
+            except httpx.HTTPError as exc:
+                ok, response = False, None
+                with lock:
+                    errors.append(type(exc).__name__)
+            elapsed = time.perf_counter() - sent
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                elif response is not None:
+                    errors.append(str(response.status_code))
+
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        with httpx.Client(limits=limits) as client:
+            for _ in range(int(args.rate)):  # warm-up: one second's worth, not measured
+                client.get(url, headers=headers)
+            threads: list[threading.Thread] = []
+            start = time.perf_counter()
+            for i in range(total):  # bounded in count; each request leaves at its planned instant
+                delay = start + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                thread = threading.Thread(target=one, args=(client,))
+                thread.start()
+                threads.append(thread)
+            for thread in threads:
+                thread.join(10)
+            wall = time.perf_counter() - start
+        ms = [x * 1000 for x in latencies]
+        print(f"GET /api/v1/wallboard at {args.rate:g} req/s for {args.seconds:g} s "
+              f"({args.calls} calls today, {args.live_calls} live calls, {args.agents} agents, "
+              f"{'SQLite' if database.startswith('sqlite') else 'PostgreSQL'})")
+        print(f"  sent {total} in {wall:.1f} s ({total / wall:.1f} req/s), ok {len(ms)}, errors {len(errors)}"
+              + (f" {sorted(set(errors))}" if errors else ""))
+        if ms:
+            print(f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
+                  f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}")
+    finally:
+        server.terminate()
+        server.wait(10)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
