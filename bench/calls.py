@@ -77,10 +77,25 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free loopback port")
 
 
-def http_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
-    """(status, JSON body) of a GET; (0, None) when the service does not answer in ``timeout``."""
+def admin_token(env: dict[str, str], cwd: Path) -> str:
+    """Create an admin and an API token in the service's database, as an operator would ("" for a tree
+    from before users existed: its API needs none)."""
+    cli = [sys.executable, "-m", "hotline.cli", "users"]
+    made = subprocess.run([*cli, "create", "bench-admin", "--role", "admin", "--password-stdin"], env=env, cwd=cwd,
+                          input=b"bench admin password\n", capture_output=True, timeout=60)
+    if made.returncode != 0:
+        return ""
+    done = subprocess.run([*cli, "token", "bench-admin", "--label", "bench"], env=env, cwd=cwd, check=True,
+                          capture_output=True, timeout=60)
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
+def http_json(url: str, timeout: float = 10.0, token: str = "") -> tuple[int, Any]:
+    """(status, JSON body) of a GET (with ``token`` as the bearer); (0, None) when the service does not answer
+    in ``timeout``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -233,6 +248,7 @@ class Run:
     _stop_sampling: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
     base_url: str = ""
+    token: str = ""  # an admin's API token, made before the service starts
     sip_port: int = 0
 
     # --- processes ----------------------------------------------------------------------------------------
@@ -321,6 +337,7 @@ class Run:
             # it comes first on sys.path, ahead of the editable install of the working tree.
             env["PYTHONPATH"] = str(source) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.base_url = f"http://{HOST}:{http_port}"
+        self.token = admin_token(env, source)
         self.service = self.spawn("service", [sys.executable, "-m", "hotline.cli", "serve"],
                                   log=self.out / "service.log", env=env, cwd=source)
         deadline = time.monotonic() + a.start_timeout
@@ -405,7 +422,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def call_record(run: Run, call_id: str) -> dict[str, Any] | None:
-    status, body = http_json(f"{run.base_url}/api/v1/calls/{urllib.parse.quote(call_id, safe='')}")
+    status, body = http_json(f"{run.base_url}/api/v1/calls/{urllib.parse.quote(call_id, safe='')}", token=run.token)
     return body if status == 200 and isinstance(body, dict) else None
 
 
