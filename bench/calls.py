@@ -325,6 +325,8 @@ class Run:
             "HOTLINE_RTP_PORT_HIGH": str(a.rtp_high),
             "HOTLINE_MODEL_PATH": str(model),
             "HOTLINE_ROTA_FILE": str(rota),
+            # One queue, no menu and no announcements: a call is queued at once, as sipp callers press no key.
+            "HOTLINE_QUEUE_FILE": str(REPO / "tests" / "e2e" / "queues_direct.yaml"),
             "HOTLINE_RING_TIMEOUT": str(a.ring_timeout),
             # Measure the engine, not the admission limit: every call of the run may go to one worker.
             "HOTLINE_MAX_CALLS_PER_WORKER": str(max(1, a.calls)),
