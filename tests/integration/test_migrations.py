@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, text
 
+from accounts.orm import metadata as accounts_metadata
 from cases.orm import metadata as cases_metadata
 from hotline.db import alembic_config, make_engine, upgrade
 from routing.orm import metadata as routing_metadata
@@ -32,7 +33,8 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(database_url)
-        expected = set(cases_metadata.tables) | set(shifts_metadata.tables) | set(routing_metadata.tables)
+        expected = {*accounts_metadata.tables, *cases_metadata.tables, *shifts_metadata.tables,
+                    *routing_metadata.tables}
         assert tables(engine) == expected
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO agents (extension, name, level, created_at, skills, timezone) "
@@ -54,10 +56,16 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         assert tables(engine) == expected
         with engine.connect() as conn:
             both = MetaData()
-            for table in [*cases_metadata.tables.values(), *shifts_metadata.tables.values(),
-                          *routing_metadata.tables.values()]:
+            for table in [*accounts_metadata.tables.values(), *cases_metadata.tables.values(),
+                          *shifts_metadata.tables.values(), *routing_metadata.tables.values()]:
                 table.to_metadata(both)
-            assert compare_metadata(MigrationContext.configure(conn), both) == []
+            # The full-text index of transcripts exists on PostgreSQL only, made by hand in the cases migration
+            # (an expression index the mapping does not declare): everything else must match the mapping.
+            def mapped(obj: object, name: str | None, kind: str, reflected: bool, _: object) -> bool:
+                return not (kind == "index" and name == "ix_transcript_segments_fts")
+
+            context = MigrationContext.configure(conn, opts={"include_object": mapped})
+            assert compare_metadata(context, both) == []
     finally:
         engine.dispose()
 
