@@ -6,62 +6,29 @@ the two agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from cases.model import CallOutcome, CaseStatus, HangupBy, NoteKind, Speaker, TranscriptStatus, require_aware
+from cases.model import CallOutcome, CaseStatus, HangupBy, NoteKind, Speaker, TranscriptStatus
+from storage.columns import UTCDateTime, new_metadata
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = new_metadata()
 
 NUMBER_LENGTH = 64
 """Room for a SIP URI user part or an E.164 number."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored in UTC; naive datetimes are refused.
-
-    PostgreSQL keeps it as ``timestamptz``; SQLite, which has no time zones, as naive UTC text. Both read
-    back as aware UTC datetimes.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        utc = require_aware(value, "A stored datetime").astimezone(UTC)
-        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 def _one_of(column: str, values: type[Any], name: str) -> CheckConstraint:

@@ -59,9 +59,9 @@ from cases.orm import (
     CaseNoteRow,
     CaseRow,
     TranscriptSegmentRow,
-    UTCDateTime,
 )
 from cases.stats import CallRecord
+from storage.columns import UTCDateTime
 
 MAX_SEARCH_WORDS = 10
 """The most words one search takes (each is one EXISTS subquery)."""

@@ -1,41 +1,16 @@
 """SQLAlchemy tables of the routing package: the queue event log and the agents' transitions.
 
-Instants are stored in UTC through :class:`UTCDateTime` (aware in, aware out, on SQLite as on
-PostgreSQL). Like ``cases.orm`` and ``shifts.orm`` it keeps its own copy of that type: the bottom packages
-may not import each other. The schema is created by the migrations in ``routing/migrations``.
+Instants are stored in UTC through ``storage.columns.UTCDateTime`` (aware in, aware out, on SQLite as on
+PostgreSQL). The schema is created by the migrations in ``routing/migrations``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Integer, MetaData, String, Table
-from sqlalchemy.types import TypeDecorator
+from storage.columns import UTCDateTime, new_metadata
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "pk": "pk_%(table_name)s",
-})
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored as UTC; a naive datetime is refused with ``ValueError``."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"Refusing to store {value!r}: instants must be timezone-aware datetimes.")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+metadata = new_metadata()
 
 
 queue_events = Table(

@@ -1,57 +1,27 @@
 """SQLAlchemy tables of the shifts package: agents, their shifts and the audit trail of rota edits.
 
-Instants are stored in UTC through :class:`UTCDateTime`, which refuses naive datetimes and always returns
+Instants are stored in UTC through ``storage.columns.UTCDateTime``, which refuses naive datetimes and always returns
 aware UTC datetimes, on SQLite (which has no time zones) as on PostgreSQL (``timestamptz``).
 The schema itself is created by the hand-written migrations in ``shifts/migrations``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
 )
-from sqlalchemy.types import TypeDecorator
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+from storage.columns import UTCDateTime, new_metadata
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored as UTC; a naive datetime is refused with ``ValueError``."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"Refusing to store {value!r}: instants must be timezone-aware datetimes.")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+metadata = new_metadata()
 
 
 agents = Table(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine
 
-from cases.orm import UTCDateTime
+from storage.columns import UTCDateTime
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 # Engines that never connect: only their dialects are used.
