@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from hotline.bootstrap import Service
 from hotline.settings import Settings
 from routing.distributor import Distributor, FlowSettings
+from routing.queues import parse_config
 from shifts.rota import Absence, Agent, RotaEvent, Shift
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
-from tests.unit.test_distributor import (
+from tests.fakes import (
     TIMEOUT,
     FakeDialer,
     FakeLeg,
@@ -50,11 +51,12 @@ class Routing:
     routable set applied, so a test can wait for the one it expects."""
 
     def __init__(self, store: RotaStore, engine: Engine) -> None:
-        self.distributor = Distributor(recorder=Recorder(), transcriber=FakeTranscriber(), clock=now,
-                                       settings=FlowSettings(ring_timeout=2, hold_audio=hold_music))
+        config = parse_config({"queues": {"general": {"ring_timeout": 2, "numbers": ["100"]}}})
+        self.distributor = Distributor(config=config, recorder=Recorder(), transcriber=FakeTranscriber(),
+                                       clock=now, settings=FlowSettings(hold_audio=hold_music))
         self.service = Service(settings=Settings(shift_end_grace=GRACE), engine=engine, cases=None,  # type: ignore[arg-type]
-                               rota=store, distributor=self.distributor, transcriber=None,  # type: ignore[arg-type]
-                               kamailio=None, clock=now)
+                               rota=store, routing=None, distributor=self.distributor,  # type: ignore[arg-type]
+                               prompts=None, transcriber=None, kamailio=None, clock=now)  # type: ignore[arg-type]
         self.applied: list[tuple[datetime, frozenset[str]]] = []
         self._changed = threading.Condition()
 
