@@ -324,7 +324,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     prompts = Prompts(settings.data_dir / "prompts")
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
                               transcriber=transcriber, clock=clock,
-                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames), journal=routing)
+                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames,
+                                                    rtp_timeout=settings.rtp_timeout or None), journal=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]

@@ -425,3 +425,61 @@ def test_a_transfer_while_an_agent_rings_releases_the_agent_and_the_call_goes_on
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c28", "answered", "caller")
     assert ("answered", "c28", "1002") in recorder.log
+
+
+# --- the RTP timeout: a leg whose peer vanished without a BYE ---------------------------------------------
+
+def make_rtp(recorder: Recorder, rtp_timeout: float = 0.3) -> Distributor:
+    config = parse_config({"queues": {"general": {"ring_timeout": 2, "numbers": ["100"]}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC),
+                              settings=FlowSettings(hold_audio=hold_music, rtp_timeout=rtp_timeout, media_poll=0.02))
+    distributor.update_rota(AGENTS, ["1001"])
+    return distributor
+
+
+def test_a_bridged_agent_leg_without_rtp_is_taken_as_hung_up_and_the_agent_freed(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder)
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c40", "5550140")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent)
+    agent.idle = 0.31  # the agent's phone stopped sending RTP and its BYE never came
+    assert caller.ended.wait(TIMEOUT), "the caller stayed bridged to a dead leg"
+    thread.join(TIMEOUT)
+    assert agent.state is LegState.ENDED  # our BYE went out
+    assert recorder.end_record() == ("ended", "c40", "answered", "agent")
+    assert ("rtp_timeout", "c40", {"leg": "agent", "idle_s": 0.3, "timeout_s": 0.3}) in recorder.log
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_a_queued_caller_without_rtp_is_taken_as_gone(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder)
+    distributor.update_rota(AGENTS, [])
+    caller = FakeLeg("c41", "5550141")
+    thread = run_call(distributor, caller, FakeDialer({}))
+    _wait_for(recorder, "queued")
+    caller.idle = 1.0
+    assert caller.ended.wait(TIMEOUT)
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c41", "abandoned", "caller")
+    assert any(e[0] == "rtp_timeout" and e[2]["leg"] == "caller" for e in recorder.log)
+    assert distributor.acd.waiting() == []
+
+
+def test_a_held_leg_sends_no_rtp_and_stays_up(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder, rtp_timeout=0.05)
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c42", "5550142")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent)
+    agent.idle = None  # on hold (a=sendonly): no RTP is due, whatever the time
+    assert not caller.ended.wait(0.5), "a held call was cut"  # ten times the timeout
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c42", "answered", "caller")
+    assert not any(e[0] == "rtp_timeout" for e in recorder.log)
