@@ -205,16 +205,23 @@ class Service:
                 self._calls_per_worker[worker.name] -= 1
 
     # --- lifecycle ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """After a restart: routing takes back agent states and the callbacks still waiting, and the case
+        store ends every other call left open as interrupted. A waiting callback's call stays open on its
+        case: the callback's completion (or failure) ends it with the truth."""
+        recovered = self.routing.recover(self.clock())
+        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
+        pending = [c.call_id for c in recovered.callbacks]
+        interrupted = self.cases.interrupt_unfinished_calls(self.clock(), keep=pending)
+        if interrupted:
+            log.warning("calls.interrupted_by_restart", count=interrupted)
+        log.info("routing.recovered", callbacks=len(pending), interrupted=len(recovered.interrupted),
+                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
+
     def start(self) -> None:
         s = self.settings
         upgrade(s.resolved_database_url)
-        interrupted = self.cases.interrupt_unfinished_calls(self.clock())
-        if interrupted:
-            log.warning("calls.interrupted_by_restart", count=interrupted)
-        recovered = self.routing.recover(self.clock())
-        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
-        log.info("routing.recovered", callbacks=len(recovered.callbacks), interrupted=len(recovered.interrupted),
-                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
+        self.recover()
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
         if self.kamailio is not None:
