@@ -346,4 +346,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
 def make_app(service: Service) -> Any:
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, routing=service.distributor,
-                               routing_log=service.routing, clock=service.clock))
+                               routing_log=service.routing, call_history=service.routing,
+                               clock=service.clock))
