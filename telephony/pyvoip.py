@@ -692,6 +692,11 @@ class RfcvoipLeg:
         """The DTMF digits (RFC 2833 telephone-events) received since the last call, oldest first."""
         return str(self._call.get_dtmf(1 << 16))
 
+    def send_digits(self, digits: str) -> bool:
+        """Send DTMF digits as RFC 2833 telephone-events (queued behind the audio); False if the far end
+        negotiated no telephone-event."""
+        return bool(self._call.send_dtmf(digits, allow_abcd=False))
+
     def media_idle(self) -> float | None:
         """Seconds since the last RTP packet came in (or since the answer or un-hold, whichever is later);
         None while no RTP is due: not answered, or held by the far end (a=sendonly / a=inactive)."""
