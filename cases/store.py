@@ -10,7 +10,7 @@ processes and on SQLite across threads.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -233,14 +233,19 @@ class CaseStore:
             session.add(CallEventRow(call_id=call_id, at=at, kind=EventKind.NO_TRANSCRIPT,
                                      detail={"reason": reason}))
 
-    def interrupt_unfinished_calls(self, at: datetime, worker: str | None = None) -> int:
+    def interrupt_unfinished_calls(self, at: datetime, worker: str | None = None,
+                                   keep: Collection[str] = ()) -> int:
         """At start-up after a crash: end every call still up as interrupted by the system.
 
         With several workers on one database, pass ``worker`` so that a restarting worker ends only its own
-        calls, not those its siblings are carrying. Returns how many calls it ended.
+        calls, not those its siblings are carrying. ``keep`` names SIP Call-IDs that outlive the restart
+        (a queued callback the caller is still waiting for): they stay open, to be ended by their own
+        completion. Returns how many calls it ended.
         """
         require_aware(at, "at")
-        where = [CallRow.worker == worker] if worker is not None else []
+        where: list[ColumnElement[bool]] = [CallRow.worker == worker] if worker is not None else []
+        if keep:
+            where.append(CallRow.sip_call_id.not_in(list(keep)))
         with self._sessions.begin() as session:
             return _end_calls(session, where, at, CallOutcome.INTERRUPTED, HangupBy.SYSTEM)
 

@@ -245,16 +245,23 @@ class Service:
                 self._calls_per_worker[worker.name] -= 1
 
     # --- lifecycle ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """After a restart: routing takes back agent states and the callbacks still waiting, and the case
+        store ends every other call left open as interrupted. A waiting callback's call stays open on its
+        case: the callback's completion (or failure) ends it with the truth."""
+        recovered = self.routing.recover(self.clock())
+        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
+        pending = [c.call_id for c in recovered.callbacks]
+        interrupted = self.cases.interrupt_unfinished_calls(self.clock(), keep=pending)
+        if interrupted:
+            log.warning("calls.interrupted_by_restart", count=interrupted)
+        log.info("routing.recovered", callbacks=len(pending), interrupted=len(recovered.interrupted),
+                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
+
     def start(self) -> None:
         s = self.settings
         upgrade(s.resolved_database_url)
-        interrupted = self.cases.interrupt_unfinished_calls(self.clock())
-        if interrupted:
-            log.warning("calls.interrupted_by_restart", count=interrupted)
-        recovered = self.routing.recover(self.clock())
-        self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
-        log.info("routing.recovered", callbacks=len(recovered.callbacks), interrupted=len(recovered.interrupted),
-                 paused=sorted(e for e, (state, _) in recovered.states.items() if state == "paused"))
+        self.recover()
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
         if self.kamailio is not None:
@@ -386,7 +393,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     prompts = Prompts(settings.data_dir / "prompts")
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
                               transcriber=transcriber, clock=clock,
-                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames), journal=routing)
+                              settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames,
+                                                    rtp_timeout=settings.rtp_timeout or None), journal=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
@@ -402,7 +410,8 @@ def make_app(service: Service) -> Any:
     s = service.settings
     return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
                                on_rota_changed=service.rota_changed, routing=service.distributor,
-                               routing_log=service.routing, live_transcripts=service.transcriber.service.live,
+                               routing_log=service.routing, call_history=service.routing,
+                               live_transcripts=service.transcriber.service.live,
                                accounts=service.accounts, articles=ArticleStore(service.engine),
                                live=service.distributor.snapshot, clock=service.clock,
                                session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

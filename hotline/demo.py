@@ -23,18 +23,20 @@ import uvicorn
 
 from hotline.bootstrap import Service, build, make_app
 from hotline.settings import Settings
-from telephony.leg import FRAME_BYTES, DialFailed, Leg, LegState
+from telephony.leg import FRAME_BYTES, DialFailed, LegState
 from telephony.media import LegReader, Player
 from telephony.pyvoip import RfcvoipLeg, SipWorker
 
 log = structlog.get_logger(__name__)
 
+# What each caller says, and the menu key they press for it (routing/queues.yaml's menu).
 PROBLEMS = [
-    "my printer is not working",
-    "my password does not work",
-    "my computer will not start",
-    "the network is down",
+    ("my printer is not working", "1"),
+    ("my password does not work", "3"),
+    ("my computer will not start", "9"),
+    ("the network is down", "2"),
 ]
+MENU_LISTEN_S = 1.5  # the caller hears the start of the menu, then presses their key (barge-in)
 AGENT_LINES = ["good morning how can I help you", "please restart your computer"]
 AGENT_TALK_S = 14.0
 CALLER_PATIENCE_S = 90.0
@@ -91,9 +93,9 @@ def _agent_answers(lines: list[tuple[float, bytes]]) -> OnCall:
     return on_call
 
 
-def _caller(phone: SipWorker, number: str, words: bytes, stay_s: float) -> None:
+def _caller(phone: SipWorker, number: str, words: bytes, key: str, stay_s: float) -> None:
     try:
-        leg: Leg = phone.dial(number)
+        leg = phone.dial(number)
     except DialFailed as exc:
         log.error("demo.dial_failed", error=str(exc))
         return
@@ -102,6 +104,10 @@ def _caller(phone: SipWorker, number: str, words: bytes, stay_s: float) -> None:
         return
     reader = LegReader(leg, "demo-caller")
     reader.start()
+    # Answer the triage menu as a person would, instead of waiting through its timeouts.
+    time.sleep(MENU_LISTEN_S)
+    if not leg.send_digits(key):
+        log.warning("demo.no_dtmf", caller=phone.name)
     # Describe the problem a few seconds in (the agent hears it if they answered by then, and the
     # transcript has it either way), then stay until the agent ends the call or patience runs out.
     player = Player(leg, script([(4.0, words)], stay_s), "demo-caller")
@@ -114,6 +120,7 @@ def _caller(phone: SipWorker, number: str, words: bytes, stay_s: float) -> None:
 def run_demo(settings: Settings, calls: int) -> None:
     settings = settings.model_copy(update={
         "data_dir": settings.data_dir / "demo",
+        "model_path": settings.resolved_model_path,  # the installed model, not one under the demo's directory
         "database_url": "",
         "rota_file": Path(str(resources.files("shifts") / "sample_rota.yaml")),
     })
@@ -138,10 +145,10 @@ def run_demo(settings: Settings, calls: int) -> None:
                 raise RuntimeError(f"demo phone {phone.name} did not register")
         threads = []
         for i, phone in enumerate(callers):
-            words = speak(PROBLEMS[i % len(PROBLEMS)])
-            typer.echo(f"caller {phone.name} dials {settings.hotline_number}: “{PROBLEMS[i % len(PROBLEMS)]}”")
-            t = threading.Thread(target=_caller, args=(phone, settings.hotline_number, words, CALLER_PATIENCE_S),
-                                 daemon=True)
+            problem, key = PROBLEMS[i % len(PROBLEMS)]
+            typer.echo(f"caller {phone.name} dials {settings.hotline_number}, presses {key}: “{problem}”")
+            t = threading.Thread(target=_caller, args=(phone, settings.hotline_number, speak(problem), key,
+                                                       CALLER_PATIENCE_S), daemon=True)
             t.start()
             threads.append(t)
             time.sleep(1.0)
@@ -161,7 +168,8 @@ def _print_cases(service: Service, callers: list[str]) -> None:
     for number in callers:
         for case in service.cases.list_cases(5, caller_number=number):
             detail = service.cases.get_case(case.id)
-            typer.echo(f"\ncase #{detail.id} for {detail.caller_number} ({detail.status})")
+            typer.echo(f"\ncase #{detail.id} for {detail.caller_number} ({detail.status}, "
+                       f"category {detail.category or '-'})")
             for call in detail.calls:
                 typer.echo(f"  call {call.sip_call_id}: {call.outcome}, agent {call.agent_extension}, "
                            f"hung up by {call.hangup_by}, transcript {call.transcript_status}")

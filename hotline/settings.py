@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     queue_file: Path | None = Field(
         None, description="YAML or JSON queue configuration; unset: the shipped one (routing/queues.yaml)."
     )
+    rtp_timeout: float = Field(
+        30.0, ge=0, description="Seconds a caller's or agent's leg may send no RTP (while not on hold) before "
+        "it is taken as hung up: the BYE that never came. 0 disables it."
+    )
     max_calls_per_worker: int = Field(
         20, ge=1, description="Calls one worker takes at once; measured: RTP pacing holds at 20 bridged calls "
         "per process on 2 cores and degrades at 30 (bench/calls.py)."

@@ -61,6 +61,8 @@ class FlowSettings:
     callback_answer_timeout: float = 30.0  # seconds a called-back caller has to answer
     tick_interval: float = 1.0  # longest sleep of the ticker
     reconcile_every: float = 5.0  # seconds between reconciliations of agent states with live calls
+    rtp_timeout: float | None = 30.0  # a leg that sent no RTP this long (not on hold) is hung up; None: never
+    media_poll: float = 0.5  # seconds between looks at a bridged call's media
 
 
 class _NoJournal:
@@ -363,7 +365,7 @@ class Distributor:
             while True:
                 live.wake.wait(self._settings.digit_poll)
                 live.wake.clear()
-                if caller.ended.is_set():
+                if caller.ended.is_set() or self._media_lost(live, leg, "caller"):
                     self._abandon(live)
                     break
                 if any(isinstance(d, LeftEmpty) for d in live.decisions):
@@ -425,11 +427,28 @@ class Distributor:
         """Bridge the two legs until one hangs up: ("answered", who hung up)."""
         bridge = Bridge(caller, agent)
         bridge.start()
-        while not (caller.ended.is_set() or agent.ended.is_set()):
-            live.wake.wait()
-            live.wake.clear()
-        bridge.stop()
-        return "answered", ("caller" if caller.ended.is_set() else "agent")
+        try:
+            while not (caller.ended.is_set() or agent.ended.is_set()):
+                for reader in (caller, agent):
+                    if self._media_lost(live, reader.leg, reader.name):
+                        return "answered", reader.name  # that side is gone: taken as its hang-up
+                live.wake.wait(self._settings.media_poll)
+                live.wake.clear()
+            return "answered", ("caller" if caller.ended.is_set() else "agent")
+        finally:
+            bridge.stop()
+
+    def _media_lost(self, live: _LiveCall, leg: Leg, side: str) -> bool:
+        """Whether ``leg`` sent no RTP for the RTP timeout (its hold excepted): a peer gone without a BYE,
+        which only this notices. Recorded on the case as ``rtp_timeout``; the caller of this hangs up."""
+        timeout = self._settings.rtp_timeout
+        idle = leg.media_idle() if timeout is not None else None
+        if timeout is None or idle is None or idle < timeout:
+            return False
+        self._recorder.event(live.call_id, "rtp_timeout", self._clock(),
+                             {"leg": side, "idle_s": round(idle, 1), "timeout_s": timeout})
+        log.warning("call.rtp_timeout", leg=side, idle_s=round(idle, 1))
+        return True
 
     def _queue_callback(self, live: _LiveCall, leg: Leg) -> bool:
         """The caller pressed the callback key: keep their place, call them back at their number."""

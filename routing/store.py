@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy import Engine, Integer, and_, cast, func, insert, or_, select
 
 from routing import orm
 from routing.acd import PendingCallback
@@ -65,6 +65,31 @@ class RoutingStore:
         with self._engine.connect() as conn:
             rows = conn.execute(select(q).where(q.c.at >= start, q.c.at < end).order_by(q.c.seq)).all()
         return [_event(r) for r in rows]
+
+    def arrivals(self, start: datetime, end: datetime, step: timedelta) -> dict[datetime, int]:
+        """Calls that entered a queue (``enter`` events) in ``[start, end)``, per interval of ``step`` from
+        ``start``, keyed by the interval's start; intervals without calls are left out. Counted by the
+        database (one grouped query, no event loaded): ``shifts.staffing.CallHistory`` for the staffing
+        forecast. A call refused by a closed queue never entered and is not counted. Bucketing is to the
+        whole second: ``step`` must be whole seconds; ``start`` and ``end`` must be aware."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("arrivals needs timezone-aware start and end")
+        step_s = step.total_seconds()
+        if step_s <= 0 or step_s != int(step_s):
+            raise ValueError(f"The interval must be a positive whole number of seconds, got {step}.")
+        q = orm.queue_events
+        origin = int(start.timestamp())
+        if self._engine.dialect.name == "sqlite":  # stored as naive UTC text; %s is its exact Unix time
+            bucket: Any = (cast(func.strftime("%s", q.c.at), Integer) - origin) / int(step_s)
+        else:
+            bucket = func.floor((func.extract("epoch", q.c.at) - origin) / int(step_s))
+        bucket = cast(bucket, Integer).label("bucket")
+        query = (select(bucket, func.count().label("calls"))
+                 .where(q.c.kind == EventKind.ENTER.value, q.c.at >= start, q.c.at < end)
+                 .group_by(bucket))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {start + int(r.bucket) * step: int(r.calls) for r in rows}
 
     def call_events(self, call_id: str) -> list[QueueEvent]:
         q = orm.queue_events

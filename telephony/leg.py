@@ -61,6 +61,12 @@ class Leg(Protocol):
         """The DTMF digits (RFC 2833) received since the last call, oldest first; "" when none."""
         ...
 
+    def media_idle(self) -> float | None:
+        """Seconds since the far end last sent a media packet (counted from the answer or the end of a hold
+        at the earliest); None while none is due (not answered, or held by the far end). A leg whose
+        peer vanished without a BYE is seen only through this: its reads just block."""
+        ...
+
 
 class DialFailed(RuntimeError):
     """An outbound leg could not be set up (busy, rejected, not registered, timed out)."""

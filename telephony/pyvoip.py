@@ -69,6 +69,13 @@ the result given in brackets.
   to structlog (debug level), refusals are logged, not warned. ``test_rfcvoip_prints_nothing_on_a_call``
   [its prints on stdout].
 
+- rfcvoip's reads block (or return silence) when no RTP comes, so a peer gone without a BYE is never noticed.
+  Every received packet is timed, and a hold from the far end (re-INVITE ``a=sendonly``/``a=inactive``) is
+  noted, so ``RfcvoipLeg.media_idle()`` tells how long the far end has been silent (None on hold) and the
+  call flow ends the leg after its RTP timeout. ``test_a_caller_gone_without_a_bye_is_hung_up_and_the_agent_
+  freed`` [no BYE, agent kept on the call], ``test_a_held_call_is_not_cut_and_the_timer_starts_again_at_un_hold``
+  [the held call was cut].
+
 Guards for what rfcvoip 2.10.3 already does right, so that a new pin that breaks it fails a test: OPTIONS
 answered 200, CANCEL answered 200 + 487, PCMA encoded right (the tone decodes exactly), an agent call
 outliving 45 s with baresip, REFER / INFO / UPDATE / MESSAGE / PRACK / unknown methods answered 501 in and
@@ -151,6 +158,12 @@ class _HotlineRTPClient(rfc_rtp.RTPClient):
 
     _dtmf_recent: deque[tuple[int, int]] | None = None
     _dtmf_event_ended = False
+    last_packet = 0.0  # monotonic time of the last RTP packet received (any payload), 0 before the first
+
+    def parse_packet(self, packet: bytes) -> None:
+        # rfcvoip's reads return silence or block when nothing comes: only this says a packet really arrived.
+        self.last_packet = time.monotonic()
+        super().parse_packet(packet)
 
     def parse_telephone_event(self, packet: Any) -> None:
         payload = bytes(packet.payload)
@@ -367,6 +380,8 @@ class _HotlineCall(rfc_voip.VoIPCall):
         self.auth_retries = 0
         self.accepted_media: list[int] = []
         self.route_set: list[str] = []
+        self.media_since = time.monotonic()  # when RTP was last expected to start (answer, un-hold)
+        self.held = False  # the far end put us on hold (a=sendonly or a=inactive): no RTP is due
         super().__init__(*args, **kwargs)
         if self.state == _CallState.RINGING:  # inbound: the route set is the INVITE's Record-Route, in order
             self.route_set = _header_values(self.request.headers.get("Record-Route"))
@@ -383,6 +398,13 @@ class _HotlineCall(rfc_voip.VoIPCall):
     def renegotiate(self, request: Any) -> None:
         # Negotiate every re-INVITE from what we want (sendrecv), not from the mode a hold left behind.
         self.sendmode = self.phone.sendmode
+        directions = [rfc_voip._media_transmit_type(m) for m in request.body.get("m", [])
+                      if m.get("type") == "audio" and rfc_voip._media_port_is_enabled(m)]
+        held = bool(directions) and all(d in (rfc_rtp.TransmitType.SENDONLY, rfc_rtp.TransmitType.INACTIVE)
+                                        for d in directions)
+        if self.held and not held:
+            self.media_since = time.monotonic()  # the RTP timeout starts again at un-hold
+        self.held = held
         super().renegotiate(request)
 
     def answer(self) -> None:
@@ -390,10 +412,12 @@ class _HotlineCall(rfc_voip.VoIPCall):
         # 487 and this call "answered" with nobody on it: answering and cancelling hold the same lock.
         with self.setup_lock:
             super().answer()
+            self.media_since = time.monotonic()
 
     def answered(self, request: Any) -> None:
         if self.state in (_CallState.DIALING, _CallState.RINGING):
             self.route_set = list(reversed(_header_values(request.headers.get("Record-Route"))))
+            self.media_since = time.monotonic()
         super().answered(request)
 
     def _end_dial(self, request: Any) -> None:
@@ -667,6 +691,21 @@ class RfcvoipLeg:
     def digits(self) -> str:
         """The DTMF digits (RFC 2833 telephone-events) received since the last call, oldest first."""
         return str(self._call.get_dtmf(1 << 16))
+
+    def send_digits(self, digits: str) -> bool:
+        """Send DTMF digits as RFC 2833 telephone-events (queued behind the audio); False if the far end
+        negotiated no telephone-event."""
+        return bool(self._call.send_dtmf(digits, allow_abcd=False))
+
+    def media_idle(self) -> float | None:
+        """Seconds since the last RTP packet came in (or since the answer or un-hold, whichever is later);
+        None while no RTP is due: not answered, or held by the far end (a=sendonly / a=inactive)."""
+        call = self._call
+        if call.state != _CallState.ANSWERED or getattr(call, "held", False):
+            return None
+        last = max([getattr(c, "last_packet", 0.0) for c in call._rtp_clients_snapshot()]
+                   + [getattr(call, "media_since", 0.0)])
+        return max(0.0, time.monotonic() - last)
 
 
 class SipWorker:

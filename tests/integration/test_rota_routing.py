@@ -20,7 +20,7 @@ from routing.queues import parse_config
 from shifts.rota import Absence, Agent, RotaEvent, Shift
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
-from tests.unit.test_distributor import (
+from tests.fakes import (
     TIMEOUT,
     FakeDialer,
     FakeLeg,
@@ -54,8 +54,8 @@ class Routing:
         config = parse_config({"queues": {"general": {"ring_timeout": 2, "numbers": ["100"]}}})
         self.distributor = Distributor(config=config, recorder=Recorder(), transcriber=FakeTranscriber(),
                                        clock=now, settings=FlowSettings(hold_audio=hold_music))
-        self.service = Service(settings=Settings(shift_end_grace=GRACE), engine=engine,
-                               cases=None, rota=store, routing=None, distributor=self.distributor,  # type: ignore[arg-type]
+        self.service = Service(settings=Settings(shift_end_grace=GRACE), engine=engine, cases=None,  # type: ignore[arg-type]
+                               rota=store, routing=None, distributor=self.distributor,  # type: ignore[arg-type]
                                prompts=None, transcriber=None, kamailio=None, clock=now)  # type: ignore[arg-type]
         self.applied: list[tuple[datetime, frozenset[str]]] = []
         self._changed = threading.Condition()

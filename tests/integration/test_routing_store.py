@@ -16,6 +16,7 @@ from routing.metrics import agent_metrics, queue_metrics
 from routing.orm import metadata
 from routing.queues import parse_config
 from routing.store import RoutingStore
+from shifts.staffing import forecast_from_history
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +119,32 @@ def test_a_restart_keeps_pauses_and_callbacks_and_logs_cut_calls_as_interrupted(
     assert store.recover(at(102)).interrupted == []  # "cb" rings again; nothing else is open
     kinds = {c: [e.kind.value for e in store.call_events(c)][-1] for c in ("talking", "ringing", "waiting")}
     assert kinds == {"talking": "interrupted", "ringing": "interrupted", "waiting": "interrupted"}
+
+
+def test_arrivals_count_the_calls_that_entered_a_queue_per_interval(engine: Engine) -> None:
+    store = RoutingStore(engine)
+    acd = Acd(parse_config({"queues": {"q": {"announce_every": None}, "shut": {"closed": True}}}))
+    entered = [0, 1, 899.5, 900, 1799, 3600, 5400]  # seconds after T0; 5400 is past the end
+    for i, s in enumerate(entered):
+        acd.enqueue(f"c{i}", "q", at(s))
+        acd.abandon(f"c{i}", at(s + 0.5))  # other kinds in the same intervals are not arrivals
+    acd.enqueue("refused", "shut", at(2))  # a closed queue: the call never entered
+    acd.enqueue("before", "q", at(-1))
+    store.record(*acd.drain())
+    step = timedelta(minutes=15)
+    assert store.arrivals(T0, at(5400), step) == {T0: 3, at(900): 2, at(3600): 1}
+    assert store.arrivals(at(900), at(1800), timedelta(minutes=30)) == {at(900): 2}
+    assert store.arrivals(T0 + timedelta(days=1), T0 + timedelta(days=2), step) == {}
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        store.arrivals(T0, at(60), timedelta(milliseconds=1500))
+
+
+def test_the_staffing_forecast_reads_the_queue_log(engine: Engine) -> None:
+    store = RoutingStore(engine)
+    acd = Acd(CONFIG)
+    for week in (1, 2):  # the same Monday-morning quarter hour, two weeks running: 4 then 2 calls
+        for i in range(6 - 2 * week):
+            acd.enqueue(f"w{week}-{i}", "q", T0 - timedelta(weeks=week) + timedelta(minutes=i))
+    store.record(*acd.drain())
+    demand = forecast_from_history(store, T0, T0 + timedelta(minutes=30), timedelta(minutes=15), weeks=2)
+    assert [(d.start, d.calls) for d in demand] == [(T0, 3.0), (at(900), 0.0)]

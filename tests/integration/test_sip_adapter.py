@@ -21,7 +21,16 @@ from telephony.leg import DialFailed, LegState
 from telephony.media import LegReader
 from telephony.pyvoip import RfcvoipLeg, SipWorker
 from tests.peers import free_port
-from tests.sip.harness import HOST, HOTLINE, WorkerUnderTest, edge, running_worker, tone_frames, wait_until
+from tests.sip.harness import (
+    HOST,
+    HOTLINE,
+    WorkerUnderTest,
+    edge,
+    rtp_block,
+    running_worker,
+    tone_frames,
+    wait_until,
+)
 from tests.sip.raw import (
     OutboundCall,
     RtpPeer,
@@ -471,3 +480,28 @@ def test_rfcvoip_prints_nothing_on_a_call(hotline: Edge, capfd: pytest.CaptureFi
     out = capfd.readouterr().out
     assert "[rfcvoip" not in out, out[:500]
     assert any(entry["event"] == "rfcvoip" and entry["log_level"] == "debug" for entry in logs)
+
+
+def test_a_worker_leg_sends_digits_the_other_worker_reads(tmp_path: Path) -> None:
+    """``RfcvoipLeg.send_digits`` (the demo's callers answering the menu): RFC 2833 events from one rfcvoip
+    phone through Kamailio are read as digits by the worker's leg."""
+    legs: queue.Queue[RfcvoipLeg] = queue.Queue()
+
+    def on_call(_worker: SipWorker, leg: RfcvoipLeg) -> None:
+        leg.answer()
+        legs.put(leg)
+
+    with edge_with(tmp_path, on_call=on_call) as setup:
+        phone = SipWorker(name="5550109", password="x", registrar=setup.address, host=HOST, sip_port=free_port(),
+                          rtp_ports=rtp_block(), hotline_number="5550109", on_call=lambda _w, leg: leg.hangup())
+        phone.start()
+        try:
+            assert phone.wait_registered(10)
+            caller = phone.dial(HOTLINE)
+            assert caller.wait_answered(5)
+            answered = legs.get(timeout=5)
+            assert caller.send_digits("31")
+            assert collect_digits(answered, 2, 5) == "31"
+            caller.hangup()
+        finally:
+            phone.stop()

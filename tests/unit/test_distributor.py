@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,144 +11,17 @@ import pytest
 from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
 from routing.queues import parse_config
-from telephony.leg import DialFailed, LegState
-
-FRAME = b"\x01\x00" * 160
-HOLD = b"\x02\x00" * 160
-TIMEOUT = 5.0
-
-
-class FakeLeg:
-    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING) -> None:
-        self.call_id = call_id
-        self.remote = remote
-        self._state = state
-        self._answers = answers
-        self.answered = threading.Event()
-        self.ended = threading.Event()
-        self.inbound: queue.Queue[bytes | None] = queue.Queue()
-        self.written: list[bytes] = []
-        self.pressed = ""  # DTMF digits not yet read
-        self.heard = threading.Event()  # something other than hold music was written to this leg
-        self.hold_heard = threading.Event()
-
-    @property
-    def state(self) -> LegState:
-        return self._state
-
-    def answer(self) -> None:
-        if self._state is not LegState.RINGING:
-            raise DialFailed("not ringing")
-        self._state = LegState.ANSWERED
-        self.answered.set()
-
-    def pick_up(self) -> None:  # the far end answers an outbound leg
-        self._state = LegState.ANSWERED
-        self.answered.set()
-
-    def hangup(self) -> None:
-        if self._state is not LegState.ENDED:
-            self._state = LegState.ENDED
-            self.inbound.put(None)
-        self.ended.set()
-
-    def far_end_hangs_up(self) -> None:
-        self.hangup()
-
-    def wait_answered(self, timeout: float) -> bool:
-        self.answered.wait(timeout)
-        return self._state is LegState.ANSWERED
-
-    def read_frame(self) -> bytes | None:
-        if self._state is LegState.ENDED:
-            return None
-        return self.inbound.get()
-
-    def digits(self) -> str:
-        pressed, self.pressed = self.pressed, ""
-        return pressed
-
-    def write_frame(self, frame: bytes) -> None:
-        self.written.append(frame)
-        (self.hold_heard if frame == HOLD else self.heard).set()
-
-
-class FakeDialer:
-    def __init__(self, behaviour: dict[str, str]) -> None:
-        self.behaviour = behaviour  # extension -> "answer" | "silent" | "refuse"
-        self.legs: dict[str, list[FakeLeg]] = {}
-        self.dialled = queue.Queue[str]()
-
-    def dial(self, extension: str) -> FakeLeg:
-        self.dialled.put(extension)
-        what = self.behaviour.get(extension, "refuse")
-        if what == "refuse":
-            raise DialFailed(f"{extension} is busy")
-        leg = FakeLeg(f"out-{extension}-{len(self.legs.get(extension, []))}", extension)
-        self.legs.setdefault(extension, []).append(leg)
-        if what == "answer":
-            leg.pick_up()
-        return leg
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.log: list[tuple[Any, ...]] = []
-
-    def started(self, call_id: str, caller: str, dialled: str, worker: str, at: datetime) -> None:
-        self.log.append(("started", call_id))
-
-    def queued(self, call_id: str, at: datetime) -> None:
-        self.log.append(("queued", call_id))
-
-    def event(self, call_id: str, kind: str, at: datetime, detail: dict[str, Any] | None = None) -> None:
-        self.log.append((kind, call_id, detail))
-
-    def answered(self, call_id: str, extension: str, at: datetime) -> None:
-        self.log.append(("answered", call_id, extension))
-
-    def end_record(self) -> tuple[Any, ...]:
-        return next(e for e in self.log if e[0] == "ended")
-
-    def ended(self, call_id: str, at: datetime, outcome: str, hangup_by: str) -> None:
-        self.log.append(("ended", call_id, outcome, hangup_by))
-
-
-class Tap:
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def feed(self, frame: bytes) -> None:
-        self.frames += 1
-
-
-class FakeTranscriber:
-    def __init__(self) -> None:
-        self.taps: dict[str, Tap] = {}
-        self.finished = threading.Event()
-
-    def begin(self, call_id: str) -> FakeTranscriber:
-        return self
-
-    def leg(self, speaker: str, offset_s: float) -> Tap:
-        return self.taps.setdefault(speaker, Tap())
-
-    def finish(self) -> None:
-        self.finished.set()
-
-
-def speak_until_heard(speaker: FakeLeg, listener: FakeLeg) -> bool:
-    """The speaker talks (a frame each 20 ms, as a phone would) until the listener hears it, or gives up."""
-    for _ in range(int(TIMEOUT / 0.02)):
-        speaker.inbound.put(FRAME)
-        if listener.heard.wait(0.02):
-            return True
-    return False
-
-
-def hold_music() -> Iterator[bytes]:
-    while True:
-        yield HOLD
+from telephony.leg import LegState
+from tests.fakes import (
+    TIMEOUT,
+    FakeDialer,
+    FakeLeg,
+    FakeTranscriber,
+    Recorder,
+    hold_music,
+    run_call,
+    speak_until_heard,
+)
 
 
 @pytest.fixture
@@ -169,12 +40,6 @@ def make(recorder: Recorder, on_shift: list[str], ring_timeout: float = 0.3,
                               clock=lambda: datetime.now(UTC), settings=FlowSettings(hold_audio=hold_music))
     distributor.update_rota(AGENTS, on_shift)
     return distributor, transcriber
-
-
-def run_call(distributor: Distributor, caller: FakeLeg, dialer: FakeDialer) -> threading.Thread:
-    thread = threading.Thread(target=distributor.handle, args=(caller, dialer, "hotline-1", "100"), daemon=True)
-    thread.start()
-    return thread
 
 
 def test_bridged_call_ended_by_the_caller(recorder: Recorder) -> None:
@@ -560,3 +425,61 @@ def test_a_transfer_while_an_agent_rings_releases_the_agent_and_the_call_goes_on
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c28", "answered", "caller")
     assert ("answered", "c28", "1002") in recorder.log
+
+
+# --- the RTP timeout: a leg whose peer vanished without a BYE ---------------------------------------------
+
+def make_rtp(recorder: Recorder, rtp_timeout: float = 0.3) -> Distributor:
+    config = parse_config({"queues": {"general": {"ring_timeout": 2, "numbers": ["100"]}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC),
+                              settings=FlowSettings(hold_audio=hold_music, rtp_timeout=rtp_timeout, media_poll=0.02))
+    distributor.update_rota(AGENTS, ["1001"])
+    return distributor
+
+
+def test_a_bridged_agent_leg_without_rtp_is_taken_as_hung_up_and_the_agent_freed(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder)
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c40", "5550140")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent)
+    agent.idle = 0.31  # the agent's phone stopped sending RTP and its BYE never came
+    assert caller.ended.wait(TIMEOUT), "the caller stayed bridged to a dead leg"
+    thread.join(TIMEOUT)
+    assert agent.state is LegState.ENDED  # our BYE went out
+    assert recorder.end_record() == ("ended", "c40", "answered", "agent")
+    assert ("rtp_timeout", "c40", {"leg": "agent", "idle_s": 0.3, "timeout_s": 0.3}) in recorder.log
+    assert distributor.acd.agent("1001").state == "available"
+
+
+def test_a_queued_caller_without_rtp_is_taken_as_gone(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder)
+    distributor.update_rota(AGENTS, [])
+    caller = FakeLeg("c41", "5550141")
+    thread = run_call(distributor, caller, FakeDialer({}))
+    _wait_for(recorder, "queued")
+    caller.idle = 1.0
+    assert caller.ended.wait(TIMEOUT)
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c41", "abandoned", "caller")
+    assert any(e[0] == "rtp_timeout" and e[2]["leg"] == "caller" for e in recorder.log)
+    assert distributor.acd.waiting() == []
+
+
+def test_a_held_leg_sends_no_rtp_and_stays_up(recorder: Recorder) -> None:
+    distributor = make_rtp(recorder, rtp_timeout=0.05)
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c42", "5550142")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent)
+    agent.idle = None  # on hold (a=sendonly): no RTP is due, whatever the time
+    assert not caller.ended.wait(0.5), "a held call was cut"  # ten times the timeout
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c42", "answered", "caller")
+    assert not any(e[0] == "rtp_timeout" for e in recorder.log)
