@@ -28,6 +28,12 @@ the result given in brackets.
   ``test_hotline_number_is_accepted_and_other_users_are_not`` [404].
 - Non-blocking reads skip packets: each leg is read by blocking 20 ms reads in one thread (media.LegReader).
   ``test_every_inbound_frame_is_read_exactly`` (150 random PCMU frames arrive exactly, in order).
+- An outbound call's RTP socket is bound only once rfcvoip has handled the callee's 200 OK, so the frame a
+  phone sends with its 200 reaches a closed port (ICMP port unreachable on the loopback capture) and the
+  agent leg starts 20 ms into the agent's speech (the whole of the path's WER cost). The port is bound when
+  the INVITE goes out and the RTP client reads from that socket. Media arriving before the answer (early
+  media, which the worker never asks for) is read as the leg's start.
+  ``test_callee_audio_sent_with_its_answer_is_read_from_the_first_frame`` [the first frame was lost].
 - The SIP receive loop starts 1 s after registering, so a call in that second waits and is retransmitted
   at: it starts at once. ``test_worker_takes_a_call_right_after_registering`` [180 after 1.0 s].
 - An audio+video offer is refused with 488. Streams other than audio are now refused inside the 200 with
@@ -154,16 +160,35 @@ def _media_usable(media: dict[str, Any]) -> bool:
 
 
 class _HotlineRTPClient(rfc_rtp.RTPClient):
-    """RFC 2833/4733 digits recognised by their event's RTP timestamp, not by the marker bit."""
+    """RFC 2833/4733 digits recognised by their event's RTP timestamp, not by the marker bit; an outbound
+    call's RTP read from the socket bound when its INVITE went out."""
 
     _dtmf_recent: deque[tuple[int, int]] | None = None
     _dtmf_event_ended = False
     last_packet = 0.0  # monotonic time of the last RTP packet received (any payload), 0 before the first
+    early_socket: socket.socket | None = None  # bound at INVITE time; holds what arrived before the answer
 
     def parse_packet(self, packet: bytes) -> None:
         # rfcvoip's reads return silence or block when nothing comes: only this says a packet really arrived.
         self.last_packet = time.monotonic()
         super().parse_packet(packet)
+
+    def start(self) -> None:
+        sock, self.early_socket = self.early_socket, None
+        if sock is None:
+            super().start()
+            return
+        # rfcvoip's start() with the socket already bound: the same threads, nothing queued in it is lost.
+        if self.NSD:
+            sock.close()
+            raise RuntimeError("Attempted to start already started RTPClient")
+        sock.setblocking(False)
+        with self._socket_lock:
+            self.sin = sock
+            self.sout = sock
+        self.NSD = True
+        threading.Thread(target=self.recv, name="RTP Receiver", daemon=True).start()
+        threading.Thread(target=self.trans, name="RTP Transmitter", daemon=True).start()
 
     def parse_telephone_event(self, packet: Any) -> None:
         payload = bytes(packet.payload)
@@ -382,6 +407,7 @@ class _HotlineCall(rfc_voip.VoIPCall):
         self.route_set: list[str] = []
         self.media_since = time.monotonic()  # when RTP was last expected to start (answer, un-hold)
         self.held = False  # the far end put us on hold (a=sendonly or a=inactive): no RTP is due
+        self.early_sockets: dict[int, socket.socket] = {}  # outbound: local RTP port -> socket bound early
         super().__init__(*args, **kwargs)
         if self.state == _CallState.RINGING:  # inbound: the route set is the INVITE's Record-Route, in order
             self.route_set = _header_values(self.request.headers.get("Record-Route"))
@@ -394,6 +420,34 @@ class _HotlineCall(rfc_voip.VoIPCall):
         for client in self._rtp_clients_snapshot():
             if type(client) is rfc_rtp.RTPClient:
                 client.__class__ = _HotlineRTPClient
+            if isinstance(client, _HotlineRTPClient) and not client.NSD:
+                early = self.early_sockets.pop(int(client.inPort), None)
+                if early is not None:
+                    client.early_socket = early
+
+    def bind_rtp_early(self, ip: str, port: int) -> None:
+        """Bind the local RTP port now, before the INVITE leaves: a callee sends its first frame with its 200
+        OK, and rfcvoip binds only once it has handled that 200, so the frame met a closed port (ICMP port
+        unreachable) and the leg began 20 ms late. The kernel keeps what arrives until the client reads it."""
+        sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((ip, port))
+        except OSError as exc:
+            sock.close()
+            log.warning("rtp.early_bind_failed", port=port, error=str(exc))  # rfcvoip binds it at answer
+            return
+        self.early_sockets[port] = sock
+
+    def _close_early_sockets(self) -> None:
+        for port in list(self.early_sockets):
+            sock = self.early_sockets.pop(port, None)
+            if sock is not None:
+                sock.close()
+
+    def _set_state(self, state: Any) -> None:
+        super()._set_state(state)
+        if state == _CallState.ENDED:
+            self._close_early_sockets()  # never answered: nobody took the socket
 
     def renegotiate(self, request: Any) -> None:
         # Negotiate every re-INVITE from what we want (sendrecv), not from the mode a hold left behind.
@@ -507,6 +561,7 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
                 if port in self.assignedPorts:
                     self.assignedPorts.remove(port)
             raise
+        call.bind_rtp_early(self.myIP, port)
         call.invite_bytes = invite.encode("utf8")
         call.target_uri = target_uri
         call.number = number

@@ -7,6 +7,7 @@ INVITE and offers no way to cancel meanwhile; the adapter's ``dial`` does neithe
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from telephony.leg import DialFailed, LegState
-from telephony.media import Player
-from telephony.pyvoip import SipWorker
+from telephony.media import LegReader, Player
+from telephony.pyvoip import RfcvoipLeg, SipWorker
 from tests.audio import read_wav, rms, tone_ratio, window
 from tests.peers import Baresip, free_port
 from tests.sip.harness import (
@@ -30,7 +31,7 @@ from tests.sip.harness import (
     tone_wav,
     wait_until,
 )
-from tests.sip.raw import SipPeer, register, response_to
+from tests.sip.raw import RtpPeer, SipPeer, decode, register, response_to, sdp_offer
 from tests.sip.sipp import Sipp
 
 pytestmark = pytest.mark.integration
@@ -217,3 +218,61 @@ def test_agent_call_outlives_45_seconds(tmp_path: Path, setup) -> None:
     heard, rate = read_wav(agent.recordings()[0])
     assert rms(window(heard, rate, 45.0, 46.0)) > 1000, "the agent heard nothing at 45 s"
     assert tone_ratio(window(heard, rate, 45.0, 45.5), rate, 1000.0) > 0.5
+
+
+def test_callee_audio_sent_with_its_answer_is_read_from_the_first_frame(tmp_path: Path) -> None:
+    """rfcvoip binds an outbound call's RTP socket only when it handles the callee's 200 OK, so a frame the
+    callee sends right after its 200 reaches a closed port and is lost (the agent leg started 20 ms late in
+    the transcript). The adapter binds the socket when it sends the INVITE: every frame is read, in order."""
+    proxy = SipPeer("edge")  # registrar and callee in one: answers the worker's INVITE itself
+    rtp = RtpPeer()
+    worker = SipWorker(name="hotline-1", password="x", registrar=(HOST, proxy.port), host=HOST,
+                       sip_port=free_port(), rtp_ports=rtp_block(), hotline_number=HOTLINE,
+                       on_call=lambda _w, _leg: None)
+    count = 25
+    payloads = [bytes(random.Random(1000 + i).randrange(256) for _ in range(160)) for i in range(count)]
+    expected = decode(payloads, 0)
+    frames: list[bytes] = []
+    got_all = threading.Event()
+    worker.start()
+    try:
+        assert worker.wait_registered(5)
+        result: list[RfcvoipLeg] = []
+        dialling = threading.Thread(target=lambda: result.append(worker.dial("1003")))
+        dialling.start()
+        invite = proxy.wait(lambda m: not m.is_response and m.method == "INVITE", 5)
+        target = (HOST, invite.sdp().audio().port)
+        contact = f"<sip:1003@{HOST}:{proxy.port}>"
+        proxy.send(response_to(invite, 180, "Ringing", contact=contact, to_tag="callee"), invite.source)
+        dialling.join(5)
+        assert result and result[0].state is LegState.RINGING
+        leg = result[0]
+        body = sdp_offer(rtp.port, payloads=(0, 101))
+        ok = response_to(invite, 200, "OK", contact=contact, to_tag="callee").replace(
+            "Content-Length: 0", f"Content-Type: application/sdp\r\nContent-Length: {len(body.encode())}")
+        proxy.send(ok + body, invite.source)
+        next_at = time.monotonic()
+        for payload in payloads:  # the first frame leaves with the 200, as a phone's does; then one per 20 ms
+            rtp.send(target, 0, payload)
+            next_at += 0.02
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        assert leg.wait_answered(2)
+        reader = LegReader(leg, "agent")
+
+        def sink(frame: bytes) -> None:
+            frames.append(frame)
+            if expected in b"".join(frames):
+                got_all.set()
+
+        reader.add_sink(sink)
+        reader.start()
+        got_all.wait(2)
+        leg.hangup()
+        assert reader.ended.wait(2)
+    finally:
+        worker.stop()
+        proxy.close()
+        rtp.close()
+    stream = b"".join(frames)
+    assert decode(payloads[:1], 0) in stream, "the callee's first frame, sent with its 200 OK, was lost"
+    assert expected in stream, "some of the callee's frames never reached the reader"
