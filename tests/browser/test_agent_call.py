@@ -62,8 +62,11 @@ def test_agent_console_follows_a_real_call(tmp_path: Path, service_factory: Any,
     expect(page.locator("#open-cases")).to_contain_text(f"#{case['id']} 5550177")  # the list followed the desk
     page.click("#wrap-up-case")
     page.fill("#case-form [name=category]", "telephony")
+    saved_form = page.locator("#case-form").element_handle()
     page.click("#case-form button[type=submit]")
     expect(page.locator("#flash")).to_have_text("Saved.")
+    # A save reloads the case panel: type the resolution into the reloaded one, not into the form it replaces.
+    page.wait_for_function("form => !form.isConnected", arg=saved_form)
     page.fill("[name=resolution]", "Caller rang to test the line")
     page.click("#close-case")
     expect(page.locator("#case-status")).to_have_text("closed")
