@@ -16,27 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from api.auth import Staff, error_responses
 from api.deps import ServicesDep
 from cases.stats import DEFAULT_THRESHOLD, CallStats, call_stats
 
 router = APIRouter(tags=["wallboard"], responses=error_responses(401, 403))
-
-
-class StatsOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    offered: int
-    in_progress: int
-    answered: int
-    abandoned: int
-    unanswered: int
-    answered_within: int
-    service_level: float | None
-    average_wait_s: float | None
-    longest_wait_s: float | None
 
 
 class AgentLiveOut(BaseModel):
@@ -63,7 +49,7 @@ class WallboardOut(BaseModel):
     live_calls: int
     waiting: list[WaitingOut]
     agents: list[AgentLiveOut]
-    today: StatsOut
+    today: CallStats
     service_level_threshold_s: float
     queues: list[dict[str, Any]]
     """Per-queue figures once the routing ACD provides them; empty until then."""
@@ -96,7 +82,7 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
     return WallboardOut(
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
         live_calls=int(live.get("live_calls", 0)), waiting=waiting, agents=agents,
-        today=StatsOut.model_validate(stats), service_level_threshold_s=threshold.total_seconds(),
+        today=stats, service_level_threshold_s=threshold.total_seconds(),
         queues=list(live.get("queues", [])),
     )
 
