@@ -12,7 +12,7 @@ from transcription.spool import DONE, LIVE, PENDING, Spool, SpoolError, call_fol
 
 def test_legs_are_written_as_wav_files_and_read_back_exactly(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
-    call = spool.begin("a1b2@10.0.0.1")
+    call = spool.begin("a1b2@127.0.0.1")
     caller, agent = call.leg("caller", 0.0), call.leg("agent", 4.5)
     pcm = bytes(range(256)) * 10
     caller.write(pcm[:1000])
@@ -23,7 +23,7 @@ def test_legs_are_written_as_wav_files_and_read_back_exactly(tmp_path: Path) -> 
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()) == (8000, 1, 2, 1280)
     assert read_pcm(spooled.folder / "caller.wav") == pcm
     (found,) = spool.unfinished()
-    assert found.call_id == "a1b2@10.0.0.1" and found.state == PENDING
+    assert found.call_id == "a1b2@127.0.0.1" and found.state == PENDING
     assert {(leg.speaker, leg.offset_s) for leg in found.legs} == {("caller", 0.0), ("agent", 4.5)}
 
 
