@@ -25,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from accounts.model import EVERYONE, STAFF, Role, TokenKind, User, csrf_token
-from api.deps import ServicesDep
+from api.deps import Services, ServicesDep
 
 SESSION_COOKIE = "hotline_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -63,6 +63,24 @@ def unauthorized(detail: str) -> HTTPException:
 
 def forbidden(detail: str) -> HTTPException:
     return HTTPException(HTTPStatus.FORBIDDEN, detail=detail)
+
+
+def check_password(services: Services, request: Request, username: str, password: str) -> User | None:
+    """The user with this name and password, or ``None``; 429 with ``Retry-After`` (the password not even
+    checked) while this name from this client address, or this address, has failed too often lately
+    (``accounts.throttle``). The address is the connection's peer: behind a proxy that is the proxy."""
+    throttle = services.sign_in_throttle
+    address = request.client.host if request.client is not None else "unknown"
+    refusal = throttle.check(username, address, services.clock())
+    if refusal is not None:
+        raise HTTPException(HTTPStatus.TOO_MANY_REQUESTS, detail=refusal.sentence(),
+                            headers={"Retry-After": str(refusal.seconds)})
+    user = services.accounts.authenticate(username, password) if services.accounts is not None else None
+    if user is None:
+        throttle.failed(username, address, services.clock())
+    else:
+        throttle.succeeded(username, address)
+    return user
 
 
 async def _csrf_sent(request: Request) -> str | None:

@@ -24,12 +24,12 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, forbidden
+from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, check_password, forbidden
 from api.cases import check_case, scope
 from api.deps import ServicesDep
 from api.me import start_session
@@ -81,7 +81,13 @@ def login(request: Request, services: ServicesDep, username: Annotated[str, Form
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         raise forbidden("The sign-in form has expired or did not come from this site; load it again.")
-    user = services.accounts.authenticate(username, password) if services.accounts is not None else None
+    try:
+        user = check_password(services, request, username, password)
+    except HTTPException as refused:
+        response = _page(request, "login.html", None, login_csrf=cookie, error=refused.detail)
+        response.status_code = refused.status_code
+        response.headers.update(refused.headers or {})
+        return response
     if user is None:
         response = _page(request, "login.html", None, login_csrf=cookie,
                          error="The user name or password is wrong, or the user is deactivated.")

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from accounts.throttle import SignInThrottle
+
 
 @dataclass
 class Services:
@@ -25,6 +27,7 @@ class Services:
     ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
     (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
     ACD takes an agent's available/paused changes from the console (``None``: not wired);
+    ``sign_in_throttle`` an ``accounts.throttle.SignInThrottle`` (failed sign-ins per user and address);
     ``clock`` gives the aware UTC now for token expiry, case edits and metrics.
     """
 
@@ -40,6 +43,7 @@ class Services:
     articles: Any = None
     live: Callable[[], dict[str, Any]] = field(default=lambda: {})
     agent_states: Any = None
+    sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

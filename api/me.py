@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.model import TokenKind, UnknownToken, csrf_token
-from api.auth import SESSION_COOKIE, CurrentUser, error_responses, unauthorized
+from api.auth import SESSION_COOKIE, CurrentUser, check_password, error_responses, unauthorized
 from api.deps import ServicesDep
 from api.users import AccountsDep, UserOut
 
@@ -68,10 +68,12 @@ def start_session(services: ServicesDep, response: Response, user_id: int, ttl: 
     return secret, view.expires_at
 
 
-@router.post("/session", response_model=SessionOut, responses=error_responses(401),
+@router.post("/session", response_model=SessionOut, responses=error_responses(401, 429),
              summary="Sign in: sets the console session cookie and returns its CSRF token")
-def sign_in(body: SessionIn, services: ServicesDep, accounts: AccountsDep, response: Response) -> SessionOut:
-    user = accounts.authenticate(body.username, body.password)
+def sign_in(body: SessionIn, services: ServicesDep, _accounts: AccountsDep, request: Request,
+            response: Response) -> SessionOut:
+    """401 for a wrong name or password; 429 with ``Retry-After`` after too many failures lately."""
+    user = check_password(services, request, body.username, body.password)
     if user is None:
         raise unauthorized("The user name or password is wrong, or the user is deactivated.")
     secret, expires = start_session(services, response, user.id, services.session_ttl, services.cookie_secure)

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import Engine, text
 
 from accounts.store import AccountStore
+from accounts.throttle import SignInThrottle
 from api.app import create_app
 from api.deps import Services
 from cases.articles import ArticleStore
@@ -414,4 +415,6 @@ def make_app(service: Service) -> Any:
                                live_transcripts=service.transcriber.service.live,
                                accounts=service.accounts, articles=ArticleStore(service.engine),
                                live=service.distributor.snapshot, clock=service.clock,
+                               sign_in_throttle=SignInThrottle(s.sign_in_max_failures,
+                                                               s.sign_in_address_max_failures, s.sign_in_window),
                                session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))

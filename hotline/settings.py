@@ -83,13 +83,20 @@ class Settings(BaseSettings):
 
     session_ttl: timedelta = Field(timedelta(hours=12), gt=timedelta(0),
                                    description="How long a console sign-in lasts; seconds or ISO 8601.")
+    sign_in_max_failures: int = Field(5, ge=1, description="Failed sign-ins of one user name from one address "
+                                      "within sign_in_window before that pair must wait.")
+    sign_in_address_max_failures: int = Field(30, ge=1, description="Failed sign-ins from one address, any user "
+                                              "name, within sign_in_window before it must wait.")
+    sign_in_window: timedelta = Field(timedelta(minutes=15), gt=timedelta(0),
+                                      description="The sliding window failed sign-ins are counted over.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (true behind HTTPS).")
 
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
 
-    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", "session_ttl", mode="before")
+    @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", "session_ttl", "sign_in_window",
+                     mode="before")
     @classmethod
     def _seconds(cls, value: object) -> object:
         """A plain number in the environment is seconds (pydantic reads ISO 8601 durations itself)."""

@@ -149,3 +149,31 @@ def test_admin_manages_users_but_not_themselves_out(client: TestClient, accounts
     deactivated = client.patch(f"/api/v1/users/{made.json()['id']}", json={"active": False}, headers=headers)
     assert deactivated.json()["active"] is False
     assert accounts.authenticate("cy", PASSWORD) is None
+
+
+def test_repeated_failed_sign_ins_are_refused_for_a_while_without_locking_the_user_out(
+        client: TestClient, clock: Clock) -> None:
+    for _ in range(5):
+        assert client.post("/api/v1/session", json={"username": "sue", "password": "guess"}).status_code == 401
+    refused = client.post("/api/v1/session", json={"username": "sue", "password": PASSWORD})
+    assert refused.status_code == 429, "the right password is not even checked while the pair is throttled"
+    assert refused.headers["Retry-After"] == "900"
+    assert refused.json() == {"detail": "Too many failed sign-ins; try again in 900 s."}
+    assert "set-cookie" not in refused.headers
+    sign_in(client, "bo")  # another user from the same address is not held up
+    clock.now = T0 + timedelta(minutes=10)
+    assert client.post("/api/v1/session", json={"username": "sue", "password": PASSWORD}).headers[
+        "Retry-After"] == "300"
+    clock.now = T0 + timedelta(minutes=15)
+    sign_in(client, "sue")
+
+
+def test_the_sign_in_page_says_when_to_try_again(client: TestClient) -> None:
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"username": "al", "password": "guess", "csrf_token": token}
+    codes = [client.post("/login", data=form, follow_redirects=False).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    last = client.post("/login", data={**form, "password": PASSWORD}, follow_redirects=False)
+    assert last.status_code == 429 and "Too many failed sign-ins" in last.text
+    assert "hotline_session" not in last.headers.get("set-cookie", "")
