@@ -1,10 +1,9 @@
 """``GET /wallboard``: the floor at a glance for supervisors: calls waiting and the longest wait, agents
 by state, and today's calls (service level, abandoned, waits) from the call records.
 
-The live part comes from ``Services.live`` (today ``routing.Distributor.snapshot``: waiting calls and
-agent states). The routing ACD's richer agent states (time in state, pause reason) and per-queue figures
-slot in through the same hook: the keys ``since`` and ``pause_reason`` of an agent, and ``queues``, are read
-when present.
+The live part comes from ``Services.live`` (``routing.Distributor.snapshot``: waiting calls, agent states,
+and per queue the figures of ``routing.acd.ACD.queue_stats``). An agent's ``since`` and ``pause_reason`` are
+read when present.
 """
 
 from __future__ import annotations
@@ -42,6 +41,17 @@ class WaitingOut(BaseModel):
     ringing: str | None = None
 
 
+class QueueLiveOut(BaseModel):
+    name: str
+    waiting: int
+    callbacks_waiting: int
+    longest_wait: float
+    staffed: bool
+    available: int
+    on_call: int
+    closed: bool
+
+
 class WallboardOut(BaseModel):
     at: datetime
     calls_waiting: int
@@ -51,8 +61,8 @@ class WallboardOut(BaseModel):
     agents: list[AgentLiveOut]
     today: CallStats
     service_level_threshold_s: float
-    queues: list[dict[str, Any]]
-    """Per-queue figures once the routing ACD provides them; empty until then."""
+    queues: list[QueueLiveOut]
+    """Each queue now: calls waiting, longest wait, agents available and on call, closed or open."""
 
 
 def day_start(now: datetime) -> datetime:
@@ -83,7 +93,7 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
         live_calls=int(live.get("live_calls", 0)), waiting=waiting, agents=agents,
         today=stats, service_level_threshold_s=threshold.total_seconds(),
-        queues=list(live.get("queues", [])),
+        queues=[QueueLiveOut(name=name, **figures) for name, figures in live.get("queues", {}).items()],
     )
 
 
