@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from api.auth import CurrentUser, Principal, Staff, actor, forbidden
+from api.auth import CurrentUser, Principal, Staff, actor, error_responses, forbidden
 from api.deps import ServicesDep
 from api.queues import window
 from routing.agents import IllegalTransition, RoutingError
@@ -88,7 +88,7 @@ def get_state(extension: str, services: ServicesDep, principal: CurrentUser) -> 
     return _one(services, extension)
 
 
-@router.post("/agents/{extension}/pause", response_model=AgentState)
+@router.post("/agents/{extension}/pause", response_model=AgentState, responses=error_responses(409))
 def pause(extension: str, body: PauseIn, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
     _own(principal, extension)
     with _domain_errors():
@@ -96,7 +96,7 @@ def pause(extension: str, body: PauseIn, services: ServicesDep, principal: Curre
     return _one(services, extension)
 
 
-@router.post("/agents/{extension}/available", response_model=AgentState)
+@router.post("/agents/{extension}/available", response_model=AgentState, responses=error_responses(409))
 def available(extension: str, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
     _own(principal, extension)
     with _domain_errors():
@@ -104,7 +104,7 @@ def available(extension: str, services: ServicesDep, principal: CurrentUser) -> 
     return _one(services, extension)
 
 
-@router.post("/agents/{extension}/logout", response_model=AgentState)
+@router.post("/agents/{extension}/logout", response_model=AgentState, responses=error_responses(409))
 def logout(extension: str, services: ServicesDep, principal: CurrentUser,
            body: ReasonIn | None = None) -> dict[str, Any]:
     _own(principal, extension)

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import agents, cases, console, health, knowledge, live, me, queues, rota, users, wallboard
-from api.auth import error_responses, signed_in, staff_only
+from api.auth import ErrorOut, error_responses, signed_in, staff_only
 from api.deps import Services
 
 __all__ = ["Services", "create_app"]
@@ -58,6 +58,29 @@ async def refuse_nul(request: Request) -> None:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="Text may not contain NUL (0x00) characters.")
 
 
+PUBLIC_OPERATIONS = frozenset({("get", "/health"), ("post", "/api/v1/session")})
+"""The operations anyone may call; every other one answers 401 without credentials and 403 when the role or
+the CSRF token is wanting."""
+
+
+def document_refusals(schema: dict[str, Any]) -> None:
+    """Add to every operation the refusals it may answer and does not yet list, with the one-sentence body:
+    401 and 403 unless public, 404 when its path names a record (an unknown one, or one the user may not
+    see: an agent gets 404 for a case they do not work)."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorOut", ErrorOut.model_json_schema())
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            codes = [] if (method, path) in PUBLIC_OPERATIONS else [401, 403]
+            if "{" in path:
+                codes.append(404)
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(str(code), {
+                    "description": HTTPStatus(code).phrase,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}})
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="hotline", version="0.1.0", dependencies=[Depends(refuse_nul)],
                   description="Contact-centre API: cases with their calls and transcripts, agents, shifts, queues "
@@ -92,6 +115,7 @@ def create_app(services: Services) -> FastAPI:
             if error is not None:
                 error["properties"]["detail"] = {"anyOf": [{"type": "string"}, error["properties"]["detail"]],
                                                  "title": "Detail"}
+            document_refusals(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, Principal, actor, error_responses
-from api.deps import ServicesDep
+from api.deps import MAX_ROW_ID, RowId, ServicesDep
 from api.knowledge import ArticlesDep, SuggestionOut, suggestion_out
 from cases.knowledge import transcript_words
 from cases.model import (
@@ -250,7 +250,7 @@ def list_cases(
     cases: CasesDep,
     principal: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     caller: Annotated[str | None, Query(min_length=1, max_length=64, description="Caller number")] = None,
     status: Annotated[CaseStatus | None, Query()] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=500,
@@ -270,7 +270,7 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut, summary="A case with its calls and transcripts")
-def show_case(case_id: int, cases: CasesDep, principal: CurrentUser) -> CaseDetailOut:
+def show_case(case_id: RowId, cases: CasesDep, principal: CurrentUser) -> CaseDetailOut:
     check_case(cases, principal, case_id)
     try:
         return CaseDetailOut.model_validate(cases.get_case(case_id))
@@ -308,7 +308,7 @@ def open_case(body: CaseIn, cases: CasesDep, principal: CurrentUser, services: S
 
 @router.patch("/cases/{case_id}", response_model=CaseDetailOut, responses=error_responses(404, 409),
               summary="Change status (reopen), priority, category, subject, description, steps taken")
-def update_case(case_id: int, body: CasePatch, cases: CasesDep, principal: CurrentUser,
+def update_case(case_id: RowId, body: CasePatch, cases: CasesDep, principal: CurrentUser,
                 services: ServicesDep) -> CaseDetailOut:
     check_case(cases, principal, case_id)
     changes = body.model_dump(exclude_unset=True)
@@ -325,7 +325,7 @@ def update_case(case_id: int, body: CasePatch, cases: CasesDep, principal: Curre
 
 @router.post("/cases/{case_id}/notes", response_model=NoteOut, status_code=HTTPStatus.CREATED,
              responses=error_responses(404), summary="Add a note to a case")
-def add_note(case_id: int, body: NoteIn, cases: CasesDep, principal: CurrentUser,
+def add_note(case_id: RowId, body: NoteIn, cases: CasesDep, principal: CurrentUser,
              services: ServicesDep) -> NoteOut:
     check_case(cases, principal, case_id)
     with _errors():
@@ -334,7 +334,7 @@ def add_note(case_id: int, body: NoteIn, cases: CasesDep, principal: CurrentUser
 
 @router.post("/cases/{case_id}/escalate", response_model=CaseDetailOut, responses=error_responses(404, 409),
              summary="Escalate to level 2; the escalation note carries the reason and the transcripts")
-def escalate(case_id: int, body: EscalateIn, cases: CasesDep, principal: CurrentUser,
+def escalate(case_id: RowId, body: EscalateIn, cases: CasesDep, principal: CurrentUser,
              services: ServicesDep) -> CaseDetailOut:
     check_case(cases, principal, case_id)
     with _errors():
@@ -344,7 +344,7 @@ def escalate(case_id: int, body: EscalateIn, cases: CasesDep, principal: Current
 
 @router.post("/cases/{case_id}/close", response_model=CaseDetailOut, responses=error_responses(404, 409),
              summary="Close a case with its resolution")
-def close_case(case_id: int, body: CloseIn, cases: CasesDep, principal: CurrentUser,
+def close_case(case_id: RowId, body: CloseIn, cases: CasesDep, principal: CurrentUser,
                services: ServicesDep) -> CaseDetailOut:
     check_case(cases, principal, case_id)
     with _errors():
@@ -355,7 +355,7 @@ def close_case(case_id: int, body: CloseIn, cases: CasesDep, principal: CurrentU
 
 @router.get("/cases/{case_id}/suggestions", response_model=list[SuggestionOut], responses=error_responses(404),
             summary="Knowledge-base articles the case's transcripts, subject and description suggest")
-def case_suggestions(case_id: int, cases: CasesDep, principal: CurrentUser, articles: ArticlesDep,
+def case_suggestions(case_id: RowId, cases: CasesDep, principal: CurrentUser, articles: ArticlesDep,
                      limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[SuggestionOut]:
     check_case(cases, principal, case_id)
     with _errors():

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, check_password, forbidden
 from api.cases import check_case, scope
-from api.deps import ServicesDep
+from api.deps import RowId, ServicesDep
 from api.me import start_session
 from api.wallboard import current
 from cases.knowledge import transcript_words
@@ -163,7 +163,7 @@ def agent_cases(request: Request, principal: CurrentUser, services: ServicesDep)
 
 
 @router.get("/console/agent/cases/{case_id}", response_class=HTMLResponse)
-def agent_case(request: Request, case_id: int, principal: CurrentUser, services: ServicesDep) -> HTMLResponse:
+def agent_case(request: Request, case_id: RowId, principal: CurrentUser, services: ServicesDep) -> HTMLResponse:
     check_case(services.cases, principal, case_id)
     try:
         case = services.cases.get_case(case_id)

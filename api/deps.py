@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from accounts.throttle import SignInThrottle
 
@@ -55,3 +55,9 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A record's number.")]
+"""A record's number in a path: positive and within the databases' integer columns (PostgreSQL's INTEGER is
+32 bits), so an absurd number is a 422, never an overflow inside a database driver."""

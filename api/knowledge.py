@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, Staff, actor, error_responses
-from api.deps import ServicesDep
+from api.deps import RowId, ServicesDep
 from cases.articles import ArticleStore
 from cases.knowledge import ArticleInput, Suggestion, UnknownArticle, words
 
@@ -78,7 +78,7 @@ def list_articles(_: CurrentUser, articles: ArticlesDep) -> list[Any]:
 
 
 @router.get("/kb/articles/{article_id}", response_model=ArticleOut, summary="One article")
-def get_article(article_id: int, _: CurrentUser, articles: ArticlesDep) -> Any:
+def get_article(article_id: RowId, _: CurrentUser, articles: ArticlesDep) -> Any:
     with _errors():
         return articles.get(article_id)
 
@@ -93,7 +93,7 @@ def create_article(body: ArticleIn, principal: Staff, articles: ArticlesDep, ser
 
 @router.put("/kb/articles/{article_id}", response_model=ArticleOut,
             summary="Rewrite an article (supervisors, admins)")
-def update_article(article_id: int, body: ArticleIn, principal: Staff, articles: ArticlesDep,
+def update_article(article_id: RowId, body: ArticleIn, principal: Staff, articles: ArticlesDep,
                    services: ServicesDep) -> Any:
     with _errors():
         return articles.update(article_id, ArticleInput(body.title, body.body, tuple(body.keywords)),
@@ -102,7 +102,7 @@ def update_article(article_id: int, body: ArticleIn, principal: Staff, articles:
 
 @router.delete("/kb/articles/{article_id}", response_model=ArticleOut,
                summary="Delete an article (supervisors, admins)")
-def delete_article(article_id: int, _: Staff, articles: ArticlesDep) -> Any:
+def delete_article(article_id: RowId, _: Staff, articles: ArticlesDep) -> Any:
     with _errors():
         return articles.delete(article_id)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.model import TokenKind, UnknownToken, csrf_token
 from api.auth import SESSION_COOKIE, CurrentUser, check_password, error_responses, unauthorized
-from api.deps import ServicesDep
+from api.deps import RowId, ServicesDep
 from api.users import AccountsDep, UserOut
 
 router = APIRouter(tags=["me"])
@@ -109,7 +109,7 @@ def create_token(body: TokenIn, principal: CurrentUser, accounts: AccountsDep, s
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenOut, responses=error_responses(401, 403, 404),
                summary="Revoke one of my API tokens")
-def revoke_token(token_id: int, principal: CurrentUser, accounts: AccountsDep, services: ServicesDep) -> Any:
+def revoke_token(token_id: RowId, principal: CurrentUser, accounts: AccountsDep, services: ServicesDep) -> Any:
     try:
         return accounts.revoke_token(principal.user.id, token_id, services.clock())
     except UnknownToken as error:

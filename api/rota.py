@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Staff, actor
-from api.deps import ServicesDep
+from api.deps import RowId, ServicesDep
 from shifts.coverage import Staffing, coverage
 from shifts.document import pattern_to_spec, template_from_spec, template_to_spec
 from shifts.erlang import StaffingError
@@ -107,7 +107,7 @@ def _changed(services: ServicesDep) -> None:
 class AgentIn(BaseModel):
     extension: str = Field(description="The SIP user the agent's phone registers as.", examples=["1001"])
     name: str = Field(examples=["Alice"])
-    level: int = Field(1, description="Support level, 1 or more.")
+    level: int = Field(1, ge=1, le=9, description="Support level, 1 to 9.")
     skills: list[str] = Field([], description="Queues the agent serves.", examples=[["network"]])
     timezone: str = Field("UTC", description="Where the agent lives (whole-day leave is taken there).")
 
@@ -149,8 +149,9 @@ class ShiftOut(BaseModel):
 
 
 class BreakRuleIn(BaseModel):
-    after_minutes: int = Field(description="Minutes from the start of the shift.", examples=[240])
-    minutes: int = Field(examples=[30])
+    after_minutes: int = Field(ge=0, le=24 * 60, description="Minutes from the start of the shift.",
+                               examples=[240])
+    minutes: int = Field(ge=1, le=24 * 60, examples=[30])
 
 
 class TemplateIn(BaseModel):
@@ -177,8 +178,8 @@ class PatternIn(BaseModel):
     template: str | None = None
     cycle: list[str | None] | None = None
     anchor: date | None = None
-    turn_days: int = 7
-    level: int = 2
+    turn_days: int = Field(7, ge=1, le=366)
+    level: int = Field(2, ge=1, le=9)
     valid_from: date | None = None
     valid_until: date | None = None
     skip_holidays: bool = False
@@ -382,7 +383,7 @@ class ValidationOut(BaseModel):
 class StaffingIn(BaseModel):
     """Minimum agents available at every instant."""
 
-    total: int = 1
+    total: int = Field(1, ge=0, le=10_000)
     levels: dict[int, int] = Field({}, examples=[{"2": 1}])
     skills: dict[str, int] = Field({}, examples=[{"network": 1}])
 
@@ -429,7 +430,7 @@ class StaffingCheckIn(BaseModel):
     end: AwareDatetime
     interval_minutes: Literal[15, 30] = 30
     forecast: list[DemandIn] | None = None
-    history_weeks: int = 4
+    history_weeks: int = Field(4, ge=1, le=52)
     timezone: str = Field("UTC", description="The site's time zone: history is read at the same local time "
                                              "of day, across DST changes.", examples=["Europe/Paris"])
     aht_s: float = Field(180, gt=0)
@@ -520,7 +521,7 @@ def add_template(who: Staff, body: TemplateIn, store: StoreDep, services: Servic
 
 
 @router.put("/templates/{template_id}", response_model=TemplateEdited)
-def replace_template(who: Staff, template_id: int, body: TemplateIn,
+def replace_template(who: Staff, template_id: RowId, body: TemplateIn,
                      store: StoreDep, services: ServicesDep) -> TemplateEdited:
     """Change a template; every pattern using it follows."""
     with _domain_errors(), store.collecting_warnings() as warnings:
@@ -530,7 +531,7 @@ def replace_template(who: Staff, template_id: int, body: TemplateIn,
 
 
 @router.delete("/templates/{template_id}", response_model=TemplateOut)
-def delete_template(who: Staff, template_id: int, store: StoreDep, services: ServicesDep) -> TemplateOut:
+def delete_template(who: Staff, template_id: RowId, store: StoreDep, services: ServicesDep) -> TemplateOut:
     """Remove a template no pattern uses."""
     with _domain_errors():
         template = store.delete_template(template_id, actor(who))
@@ -556,7 +557,7 @@ def add_pattern(who: Staff, body: PatternIn, store: StoreDep, services: Services
 
 
 @router.put("/patterns/{pattern_id}", response_model=PatternEdited)
-def replace_pattern(who: Staff, pattern_id: int, body: PatternIn,
+def replace_pattern(who: Staff, pattern_id: RowId, body: PatternIn,
                     store: StoreDep, services: ServicesDep) -> PatternEdited:
     with _domain_errors(), store.collecting_warnings() as warnings:
         pattern = store.save_pattern(_spec(body), actor(who), pattern_id)
@@ -565,7 +566,7 @@ def replace_pattern(who: Staff, pattern_id: int, body: PatternIn,
 
 
 @router.delete("/patterns/{pattern_id}", response_model=PatternOut)
-def delete_pattern(who: Staff, pattern_id: int, store: StoreDep, services: ServicesDep) -> PatternOut:
+def delete_pattern(who: Staff, pattern_id: RowId, store: StoreDep, services: ServicesDep) -> PatternOut:
     with _domain_errors():
         spec = store.delete_pattern(pattern_id, actor(who))
     _changed(services)
@@ -597,7 +598,7 @@ def add_shift(who: Staff, body: ShiftIn, store: StoreDep, services: ServicesDep)
 
 
 @router.put("/shifts/{shift_id}", response_model=ShiftEdited)
-def replace_shift(who: Staff, shift_id: int, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
+def replace_shift(who: Staff, shift_id: RowId, body: ShiftIn, store: StoreDep, services: ServicesDep) -> ShiftEdited:
     """Change a one-off shift (times, agent, kind, note); checked like a new one."""
     with _domain_errors(), store.collecting_warnings() as warnings:
         shift = store.update_shift(shift_id, Shift.local(body.agent, body.start, body.end, body.timezone,
@@ -607,7 +608,7 @@ def replace_shift(who: Staff, shift_id: int, body: ShiftIn, store: StoreDep, ser
 
 
 @router.delete("/shifts/{shift_id}", response_model=ShiftOut)
-def delete_shift(who: Staff, shift_id: int, store: StoreDep, services: ServicesDep) -> ShiftOut:
+def delete_shift(who: Staff, shift_id: RowId, store: StoreDep, services: ServicesDep) -> ShiftOut:
     """Remove a shift; the response is the shift removed."""
     with _domain_errors():
         shift = store.delete_shift(shift_id, actor(who))
@@ -671,7 +672,8 @@ def add_absence(who: Staff, body: AbsenceIn, store: StoreDep, services: Services
 
 
 @router.put("/absences/{absence_id}", response_model=AbsenceOut)
-def replace_absence(who: Staff, absence_id: int, body: AbsenceIn, store: StoreDep, services: ServicesDep) -> AbsenceOut:
+def replace_absence(who: Staff, absence_id: RowId, body: AbsenceIn, store: StoreDep,
+                    services: ServicesDep) -> AbsenceOut:
     """Change an absence: end a sickness early, extend leave."""
     with _domain_errors():
         stored = store.update_absence(absence_id, _absence(body, store), actor(who))
@@ -688,7 +690,7 @@ def _delete(who: Principal, kind: str, entry_id: int, store: RotaStore, services
 
 
 @router.delete("/absences/{absence_id}", response_model=dict[str, Any])
-def delete_absence(who: Staff, absence_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+def delete_absence(who: Staff, absence_id: RowId, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
     return _delete(who, "absence", absence_id, store, services)
 
 
@@ -707,7 +709,7 @@ def add_break(who: Staff, body: BreakIn, store: StoreDep, services: ServicesDep)
 
 
 @router.put("/breaks/{break_id}", response_model=BreakOut)
-def replace_break(who: Staff, break_id: int, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
+def replace_break(who: Staff, break_id: RowId, body: BreakIn, store: StoreDep, services: ServicesDep) -> BreakOut:
     """Move or resize a one-off break, or give it to another agent."""
     with _domain_errors():
         item = store.update_break(break_id, Break(body.agent, body.start, body.end), actor(who))
@@ -716,7 +718,7 @@ def replace_break(who: Staff, break_id: int, body: BreakIn, store: StoreDep, ser
 
 
 @router.delete("/breaks/{break_id}", response_model=dict[str, Any])
-def delete_break(who: Staff, break_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+def delete_break(who: Staff, break_id: RowId, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
     return _delete(who, "break", break_id, store, services)
 
 
@@ -735,7 +737,7 @@ def add_holiday(who: Staff, body: HolidayIn, store: StoreDep, services: Services
 
 
 @router.put("/holidays/{holiday_id}", response_model=HolidayEdited)
-def replace_holiday(who: Staff, holiday_id: int, body: HolidayIn,
+def replace_holiday(who: Staff, holiday_id: RowId, body: HolidayIn,
                     store: StoreDep, services: ServicesDep) -> HolidayEdited:
     """Move a holiday to another day or rename it; the shifts it skipped on the old day come back."""
     with _domain_errors(), store.collecting_warnings() as warnings:
@@ -745,7 +747,7 @@ def replace_holiday(who: Staff, holiday_id: int, body: HolidayIn,
 
 
 @router.delete("/holidays/{holiday_id}", response_model=dict[str, Any])
-def delete_holiday(who: Staff, holiday_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+def delete_holiday(who: Staff, holiday_id: RowId, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
     return _delete(who, "holiday", holiday_id, store, services)
 
 
@@ -764,7 +766,7 @@ def add_swap(who: Staff, body: SwapIn, store: StoreDep, services: ServicesDep) -
 
 
 @router.put("/swaps/{swap_id}", response_model=SwapEdited)
-def replace_swap(who: Staff, swap_id: int, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
+def replace_swap(who: Staff, swap_id: RowId, body: SwapIn, store: StoreDep, services: ServicesDep) -> SwapEdited:
     """Change a swap: another shift, another agent taking it, a new note."""
     with _domain_errors(), store.collecting_warnings() as warnings:
         swap = store.update_swap(swap_id, Swap(body.agent, body.start, body.to, body.note), actor(who))
@@ -773,7 +775,7 @@ def replace_swap(who: Staff, swap_id: int, body: SwapIn, store: StoreDep, servic
 
 
 @router.delete("/swaps/{swap_id}", response_model=dict[str, Any])
-def delete_swap(who: Staff, swap_id: int, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
+def delete_swap(who: Staff, swap_id: RowId, store: StoreDep, services: ServicesDep) -> dict[str, Any]:
     return _delete(who, "swap", swap_id, store, services)
 
 

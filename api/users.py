@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from accounts.model import AccountError, DuplicateUser, Role, UnknownUser
 from accounts.store import AccountStore
 from api.auth import Admin
-from api.deps import ServicesDep
+from api.deps import RowId, ServicesDep
 
 router = APIRouter(tags=["users"])
 
@@ -81,7 +81,7 @@ def create_user(body: UserIn, _: Admin, accounts: AccountsDep, services: Service
 
 
 @router.get("/users/{user_id}", response_model=UserOut, summary="One user")
-def get_user(user_id: int, _: Admin, accounts: AccountsDep) -> Any:
+def get_user(user_id: RowId, _: Admin, accounts: AccountsDep) -> Any:
     try:
         return accounts.get_user(user_id)
     except UnknownUser as error:
@@ -90,7 +90,7 @@ def get_user(user_id: int, _: Admin, accounts: AccountsDep) -> Any:
 
 @router.patch("/users/{user_id}", response_model=UserOut,
               summary="Change a user's role, extension, name, password or activity")
-def update_user(user_id: int, body: UserPatch, principal: Admin, accounts: AccountsDep) -> Any:
+def update_user(user_id: RowId, body: UserPatch, principal: Admin, accounts: AccountsDep) -> Any:
     changes = body.model_dump(exclude_unset=True)
     demoted = changes.get("role") not in (None, Role.ADMIN)
     if user_id == principal.user.id and (changes.get("active") is False or demoted):

@@ -46,7 +46,7 @@ class QueueLiveOut(BaseModel):
     waiting: int
     callbacks_waiting: int
     longest_wait: float
-    staffed: bool
+    staffed: int
     available: int
     on_call: int
     closed: bool
