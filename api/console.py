@@ -125,7 +125,8 @@ def desk(services: Any, principal: Principal) -> dict[str, Any]:
     call = None
     call_id = me.get("call_id") if me else None
     if call_id is None:
-        ringing = next((w for w in live.get("waiting", []) if extension and w.get("ringing") == extension), None)
+        ringing = next((w for w in live.get("waiting", []) if extension and extension in (w.get("ringing") or ())),
+                       None)
         call_id = ringing["call_id"] if ringing else None
     if call_id is not None:
         try:

@@ -38,7 +38,8 @@ class WaitingOut(BaseModel):
     call_id: str
     arrived: datetime
     waited_s: float
-    ringing: str | None = None
+    ringing: list[str] = []
+    """The agents whose phones ring for it now."""
 
 
 class QueueLiveOut(BaseModel):
@@ -82,7 +83,7 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
         arrived = datetime.fromisoformat(call["arrived"]) if isinstance(call["arrived"], str) else call["arrived"]
         waiting.append(WaitingOut(call_id=call["call_id"], arrived=arrived,
                                   waited_s=max(0.0, (now - arrived).total_seconds()),
-                                  ringing=call.get("ringing") or None))
+                                  ringing=list(call.get("ringing") or [])))
     agents = [AgentLiveOut(extension=a["extension"], name=names.get(a["extension"]), state=a["state"],
                            on_shift=bool(a.get("on_shift")), call_id=a.get("call_id"), since=a.get("since"),
                            pause_reason=a.get("pause_reason"))

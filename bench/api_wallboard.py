@@ -25,6 +25,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -85,6 +86,65 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def load(url: str, headers: dict[str, str], rate: float, seconds: float) -> dict[str, Any]:
+    """GET ``url`` at ``rate`` requests/s for ``seconds`` (open loop: each request leaves at its planned
+    instant, so a slow answer does not slow the sender and shows in the latency), after one second's worth of
+    unmeasured warm-up. Bounded in count (rate x seconds) and time (each request times out after 5 s).
+    Returns the latencies (s) of the 200s, the errors, the wall time, and each 200 body's ``live_calls``."""
+    import httpx
+
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors: list[str] = []
+    live_calls: list[int] = []
+    lock = threading.Lock()
+    interval = 1.0 / rate
+
+    def one(client: httpx.Client) -> None:
+        sent = time.perf_counter()
+        try:
+            response = client.get(url, headers=headers, timeout=5)
+        except httpx.HTTPError as exc:
+            with lock:
+                errors.append(type(exc).__name__)
+            return
+        elapsed = time.perf_counter() - sent
+        with lock:
+            if response.status_code == 200:
+                latencies.append(elapsed)
+                live_calls.append(int(response.json().get("live_calls", 0)))
+            else:
+                errors.append(str(response.status_code))
+
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    with httpx.Client(limits=limits) as client:
+        for _ in range(int(rate)):  # warm-up: one second's worth, not measured
+            client.get(url, headers=headers)
+        threads: list[threading.Thread] = []
+        start = time.perf_counter()
+        for i in range(total):  # bounded in count; each request leaves at its planned instant
+            delay = start + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            thread = threading.Thread(target=one, args=(client,))
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join(10)
+        wall = time.perf_counter() - start
+    return {"sent": total, "wall_s": wall, "latencies_s": latencies, "errors": errors, "live_calls": live_calls}
+
+
+def print_load(figures: dict[str, Any]) -> None:
+    ms = [x * 1000 for x in figures["latencies_s"]]
+    errors = figures["errors"]
+    print(f"  sent {figures['sent']} in {figures['wall_s']:.1f} s ({figures['sent'] / figures['wall_s']:.1f} req/s), "
+          f"ok {len(ms)}, errors {len(errors)}" + (f" {sorted(set(errors))}" if errors else ""))
+    if ms:
+        print(f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
+              f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
@@ -124,53 +184,11 @@ def main() -> None:
             assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
             time.sleep(0.1)
 
-        total = int(args.rate * args.seconds)
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        interval = 1.0 / args.rate
-
-        def one(client: httpx.Client) -> None:
-            sent = time.perf_counter()
-            try:
-                response = client.get(url, headers=headers, timeout=5)
-                ok = response.status_code == 200
-            except httpx.HTTPError as exc:
-                ok, response = False, None
-                with lock:
-                    errors.append(type(exc).__name__)
-            elapsed = time.perf_counter() - sent
-            with lock:
-                if ok:
-                    latencies.append(elapsed)
-                elif response is not None:
-                    errors.append(str(response.status_code))
-
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        with httpx.Client(limits=limits) as client:
-            for _ in range(int(args.rate)):  # warm-up: one second's worth, not measured
-                client.get(url, headers=headers)
-            threads: list[threading.Thread] = []
-            start = time.perf_counter()
-            for i in range(total):  # bounded in count; each request leaves at its planned instant
-                delay = start + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                thread = threading.Thread(target=one, args=(client,))
-                thread.start()
-                threads.append(thread)
-            for thread in threads:
-                thread.join(10)
-            wall = time.perf_counter() - start
-        ms = [x * 1000 for x in latencies]
+        figures = load(url, headers, args.rate, args.seconds)
         print(f"GET /api/v1/wallboard at {args.rate:g} req/s for {args.seconds:g} s "
               f"({args.calls} calls today, {args.live_calls} live calls, {args.agents} agents, "
               f"{'SQLite' if database.startswith('sqlite') else 'PostgreSQL'})")
-        print(f"  sent {total} in {wall:.1f} s ({total / wall:.1f} req/s), ok {len(ms)}, errors {len(errors)}"
-              + (f" {sorted(set(errors))}" if errors else ""))
-        if ms:
-            print(f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
-                  f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}")
+        print_load(figures)
     finally:
         server.terminate()
         server.wait(10)

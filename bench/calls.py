@@ -1,6 +1,7 @@
 """Place N concurrent calls through the real service with sipp and measure what the service does with them.
 
     .venv/bin/python bench/calls.py --calls 10 --duration 60 [--workers 1] [--no-transcribe]
+        [--wallboard-rate 100 --wallboard-seconds 20]
 
 Starts ``hotline serve`` (Kamailio, worker phones, API) on free loopback ports with a rota of N agents on
 shift around the clock, waits for ``/health``, registers the N agents (sipp, ``bench/scenarios/register.xml``)
@@ -48,6 +49,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+import api_wallboard  # noqa: E402
 import make_pcap  # noqa: E402
 import rtpstats  # noqa: E402
 
@@ -521,6 +523,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                            f"{ramp_ms}ms", "-timeout", f"{int(args.duration + args.ramp + 90)}s"],
                           remote=f"{HOST}:{run.sip_port}")
         print(f"placing {args.calls} calls over {args.ramp:g} s, each {args.duration:g} s ...", flush=True)
+        if args.wallboard_rate:
+            result["wallboard"] = wallboard_under_calls(run, args, caller)
         last_print = time.monotonic()
         deadline = run.t_calls + args.duration + args.ramp + 120
         while caller.poll() is None and time.monotonic() < deadline:
@@ -643,6 +647,36 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                   + (f"; killed leftovers: {leftovers}" if leftovers else "; nothing left running"), flush=True)
 
 
+def wallboard_under_calls(run: Run, args: argparse.Namespace, caller: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """Once every call is up (the wallboard itself shows N agents on call; at most ramp + 60 s), load
+    ``GET /api/v1/wallboard`` at ``--wallboard-rate`` for ``--wallboard-seconds`` while the calls go on."""
+    url = f"{run.base_url}/api/v1/wallboard"
+    deadline = time.monotonic() + args.ramp + 60
+    up = 0
+    while time.monotonic() < deadline and caller.poll() is None:
+        status, body = http_json(url, token=run.token)
+        agents = body.get("agents", []) if status == 200 and isinstance(body, dict) else []
+        up = sum(1 for a in agents if a.get("state") == "on_call")
+        if up >= args.calls:
+            break
+        time.sleep(0.2)
+    if up < args.calls:
+        raise RuntimeError(f"only {up} of {args.calls} agents were on call on the wallboard; not loading it")
+    print(f"all {args.calls} agents on call; GET /api/v1/wallboard at {args.wallboard_rate:g} req/s for "
+          f"{args.wallboard_seconds:g} s ...", flush=True)
+    figures = api_wallboard.load(url, {"Authorization": f"Bearer {run.token}"}, args.wallboard_rate,
+                                 args.wallboard_seconds)
+    api_wallboard.print_load(figures)
+    live = figures["live_calls"]
+    ms = sorted(x * 1000 for x in figures["latencies_s"])
+    return {"rate": args.wallboard_rate, "seconds": args.wallboard_seconds, "sent": figures["sent"],
+            "wall_s": figures["wall_s"], "ok": len(ms), "errors": figures["errors"],
+            "live_calls_min": min(live, default=None), "live_calls_max": max(live, default=None),
+            "p50_ms": api_wallboard.percentile(ms, 50) if ms else None,
+            "p95_ms": api_wallboard.percentile(ms, 95) if ms else None,
+            "p99_ms": api_wallboard.percentile(ms, 99) if ms else None, "max_ms": max(ms, default=None)}
+
+
 def log_summary(path: Path) -> dict[str, int]:
     """How often each warning/error event appears in the service's JSON log."""
     counts: dict[str, int] = {}
@@ -710,6 +744,12 @@ def report(r: dict[str, Any]) -> None:
     print("RSS MB/threads, 30 s   " + "  ".join(points))
     print(f"wall                   calls {fmt(r['calls_wall_s'], 1)} s, settle {fmt(r['settle_s'], 1)} s; slowest API "
           f"answer {fmt(r.get('api_slowest_answer_s'), 2)} s")
+    if r.get("wallboard"):
+        w = r["wallboard"]
+        print(f"wallboard under calls  {w['rate']:g} req/s x {w['seconds']:g} s: ok {w['ok']} of {w['sent']}, "
+              f"errors {len(w['errors'])}; live calls seen {w['live_calls_min']}..{w['live_calls_max']}; latency ms "
+              f"p50 {fmt(w['p50_ms'], 1)} p95 {fmt(w['p95_ms'], 1)} p99 {fmt(w['p99_ms'], 1)} "
+              f"max {fmt(w['max_ms'], 1)}")
     if r.get("log"):
         print(f"service log            {r['log']}")
     print(line)
@@ -746,6 +786,9 @@ def main() -> None:
     p.add_argument("--source", default="",
                    help="run the service from this source tree instead of the working tree (e.g. a `git archive` "
                         "export of one commit, with a COMMIT file naming it); dependencies come from this venv")
+    p.add_argument("--wallboard-rate", type=float, default=0.0,
+                   help="once every call is up, GET /api/v1/wallboard at this many requests/s (0: not at all)")
+    p.add_argument("--wallboard-seconds", type=float, default=20.0, help="for this long (within --duration)")
     p.add_argument("--out", default="", help="directory for the run's files (default: a new one in /tmp)")
     p.add_argument("--json", action="store_true", help="print results.json at the end too")
     args = p.parse_args()
@@ -753,6 +796,8 @@ def main() -> None:
         p.error("--calls must be 1..200")
     if args.duration <= 0 or args.duration > 3600:
         p.error("--duration must be in (0, 3600] seconds")
+    if args.wallboard_rate and not (0 < args.wallboard_rate <= 1000 and 0 < args.wallboard_seconds < args.duration):
+        p.error("--wallboard-rate must be in (0, 1000] and --wallboard-seconds shorter than --duration")
     try:
         result = bench(args)
     except KeyboardInterrupt:

@@ -83,7 +83,7 @@ def test_supervisor_edits_a_shift_and_watches_the_wallboard(browser: Any, site: 
     assert [(s.id, s.start.hour, s.end.hour) for s in stored] == [(shift.id, 10, 18)]
 
     expect(page.locator("#wb-waiting")).to_have_text("0")
-    site.live["waiting"] = [{"call_id": "w1@pbx", "arrived": datetime.now(UTC).isoformat(), "ringing": None}]
+    site.live["waiting"] = [{"call_id": "w1@pbx", "arrived": datetime.now(UTC).isoformat(), "ringing": []}]
     site.live["agents"] = [{"extension": "1001", "state": "available", "call_id": None, "on_shift": True}]
     expect(page.locator("#wb-waiting")).to_have_text("1")  # pushed over SSE
     expect(page.locator("#wb-agents")).to_contain_text("Al Agent (1001)")
