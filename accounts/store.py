@@ -1,11 +1,15 @@
 """``AccountStore``: users and their tokens in the database; safe to call from any thread.
 
-Each method runs in its own session and transaction. Passwords are hashed by ``accounts.passwords``
+Each method runs in its own session and transaction. ``resolve`` (asked on every API request) remembers an
+answer for ``RESOLVE_TTL`` of the time it is given: a token revoked, or a user changed, through this store
+takes effect at once (the memory is cleared on every change); one changed by another process (the CLI)
+within that second. Passwords are hashed by ``accounts.passwords``
 (argon2id); tokens are stored as SHA-256 digests (``accounts.model.token_digest``).
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -31,11 +35,19 @@ from accounts.orm import TokenRow, UserRow
 from accounts.passwords import hash_password, needs_rehash, verify_password
 
 _UNSET = object()
+RESOLVE_TTL = timedelta(seconds=1)
 
 
 class AccountStore:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._lock = threading.Lock()
+        self._resolved: dict[tuple[str, TokenKind], tuple[datetime, datetime | None, User]] = {}
+        """(digest, kind) -> (when resolved, token expiry, user) of live tokens resolved lately."""
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._resolved.clear()
 
     # -- users ----------------------------------------------------------------------------------------
 
@@ -60,23 +72,26 @@ class AccountStore:
                     password: str | None = None) -> User:
         """Change what is given; ``extension=None`` unlinks it. Deactivating revokes nothing but makes every
         token of the user useless until reactivated."""
-        with self._sessions.begin() as session:
-            row = session.get(UserRow, user_id)
-            if row is None:
-                raise UnknownUser(user_id)
-            new_role = _role(role) if role is not None else Role(row.role)
-            new_extension = row.extension if extension is _UNSET else extension
-            if new_extension is not None and not isinstance(new_extension, str):
-                raise AccountError("An extension is a string or null.")
-            check_extension(new_role, new_extension)
-            row.role, row.extension = new_role, new_extension
-            if display_name is not None:
-                row.display_name = _display_name(display_name, row.username)
-            if active is not None:
-                row.active = active
-            if password is not None:
-                row.password_hash = hash_password(check_password(password))
-            return _user(row)
+        try:
+            with self._sessions.begin() as session:
+                row = session.get(UserRow, user_id)
+                if row is None:
+                    raise UnknownUser(user_id)
+                new_role = _role(role) if role is not None else Role(row.role)
+                new_extension = row.extension if extension is _UNSET else extension
+                if new_extension is not None and not isinstance(new_extension, str):
+                    raise AccountError("An extension is a string or null.")
+                check_extension(new_role, new_extension)
+                row.role, row.extension = new_role, new_extension
+                if display_name is not None:
+                    row.display_name = _display_name(display_name, row.username)
+                if active is not None:
+                    row.active = active
+                if password is not None:
+                    row.password_hash = hash_password(check_password(password))
+                return _user(row)
+        finally:
+            self._changed()  # after the commit, so no older answer is remembered
 
     def get_user(self, user_id: int) -> User:
         with self._sessions() as session:
@@ -133,6 +148,13 @@ class AccountStore:
     def resolve(self, secret: str, kind: TokenKind | str, at: datetime) -> User | None:
         """The active user a live token of ``kind`` stands for, or ``None``."""
         kind = TokenKind(kind)
+        key = (token_digest(secret), kind)
+        with self._lock:
+            remembered = self._resolved.get(key)
+        if remembered is not None:
+            resolved_at, expires_at, known = remembered
+            if resolved_at <= at < resolved_at + RESOLVE_TTL and (expires_at is None or at < expires_at):
+                return known
         with self._sessions.begin() as session:
             found = session.execute(
                 select(TokenRow, UserRow).join(UserRow, UserRow.id == TokenRow.user_id)
@@ -148,7 +170,12 @@ class AccountStore:
             # Bounded write load: the last use is kept to the minute.
             if token.last_used_at is None or at - token.last_used_at >= timedelta(minutes=1):
                 token.last_used_at = at
-            return _user(user)
+            resolved = _user(user)
+        with self._lock:
+            if len(self._resolved) >= 4096:
+                self._resolved.clear()
+            self._resolved[key] = (at, token.expires_at, resolved)
+        return resolved
 
     def list_tokens(self, user_id: int, kind: TokenKind | str = TokenKind.API) -> list[TokenView]:
         with self._sessions() as session:
@@ -158,22 +185,28 @@ class AccountStore:
             return [_token(row) for row in rows]
 
     def revoke_token(self, user_id: int, token_id: int, at: datetime) -> TokenView:
-        with self._sessions.begin() as session:
-            row = session.get(TokenRow, token_id)
-            if row is None or row.user_id != user_id:
-                raise UnknownToken(token_id)
-            if row.revoked_at is None:
-                row.revoked_at = at
-            return _token(row)
+        try:
+            with self._sessions.begin() as session:
+                row = session.get(TokenRow, token_id)
+                if row is None or row.user_id != user_id:
+                    raise UnknownToken(token_id)
+                if row.revoked_at is None:
+                    row.revoked_at = at
+                return _token(row)
+        finally:
+            self._changed()  # after the commit, so no older answer is remembered
 
     def revoke_secret(self, secret: str, at: datetime) -> bool:
         """End the token whose secret this is (sign-out); False if there was none live."""
-        with self._sessions.begin() as session:
-            done = session.execute(
-                update(TokenRow).where(TokenRow.digest == token_digest(secret), TokenRow.revoked_at.is_(None))
-                .values(revoked_at=at).execution_options(synchronize_session=False)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
+        try:
+            with self._sessions.begin() as session:
+                done = session.execute(
+                    update(TokenRow).where(TokenRow.digest == token_digest(secret), TokenRow.revoked_at.is_(None))
+                    .values(revoked_at=at).execution_options(synchronize_session=False)
+                )
+                return bool(done.rowcount)  # type: ignore[attr-defined]
+        finally:
+            self._changed()  # after the commit, so no older answer is remembered
 
 
 def _role(role: Role | str) -> Role:

@@ -90,6 +90,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.wallboard = wallboard.WallboardCache()
     app.include_router(health.router)  # public: load balancers and monitoring probe it
+    # first of the API: the most polled route (every wall display, every second) is matched first
+    app.include_router(wallboard.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(me.router, prefix="/api/v1")  # sign-in is public; the rest needs a user (per route)
     # live before cases: the cases router's /calls/{id:path} would take the /transcript/live suffix
     app.include_router(live.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # agents: own calls
@@ -100,7 +102,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(queues.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
                        responses=error_responses(401, 403))
     app.include_router(agents.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # agents: their own
-    app.include_router(wallboard.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(users.router, prefix="/api/v1")  # admins only (per route)
     app.include_router(console.router)  # pages: sign-in public, the rest per route like the API
     app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")  # public: scripts, styles

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Staff, error_responses
 from api.deps import ServicesDep
@@ -101,21 +103,36 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
 class WallboardCache:
     """The wallboard computed at most once per ``ttl`` seconds per process, whoever asks (every supervisor's
     page, its event stream, API clients): figures at most a second old, and a crowd of readers costs one
-    computation. One computation at a time; the others wait for it and share it."""
+    computation. One computation at a time; the others wait for it and share it. Its JSON is kept with it,
+    so a reader within the second costs no computation and no serialisation."""
 
     def __init__(self, ttl: float = 1.0) -> None:
         self.ttl = ttl
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._at = float("-inf")
         self._value: WallboardOut | None = None
+        self._json: bytes | None = None
 
     def get(self, compute: Callable[[], WallboardOut]) -> WallboardOut:
         with self._lock:
             now = time.monotonic()
             if self._value is None or now - self._at >= self.ttl:
-                self._value = compute()
+                self._value, self._json = compute(), None
                 self._at = time.monotonic()
             return self._value
+
+    def fresh_json(self) -> bytes | None:
+        """The JSON of the wallboard if it is fresh, without waiting; ``None`` if it must be computed."""
+        if time.monotonic() - self._at >= self.ttl:
+            return None
+        return self._json
+
+    def json(self, compute: Callable[[], WallboardOut]) -> bytes:
+        with self._lock:
+            value = self.get(compute)
+            if self._json is None:
+                self._json = value.model_dump_json().encode()
+            return self._json
 
 
 def current(request: Request, services: Any) -> WallboardOut:
@@ -126,5 +143,11 @@ def current(request: Request, services: Any) -> WallboardOut:
 
 @router.get("/wallboard", response_model=WallboardOut, summary="Calls waiting, agents by state, today's figures "
             "(at most a second old)")
-def get_wallboard(_: Staff, services: ServicesDep, request: Request) -> WallboardOut:
-    return current(request, services)
+async def get_wallboard(_: Staff, services: ServicesDep, request: Request) -> Response:
+    """Polled by every wall display: within the second, the kept JSON is sent from the event loop; otherwise
+    it is computed once in a worker thread (it reads the database)."""
+    cache: WallboardCache = request.app.state.wallboard
+    body = cache.fresh_json()
+    if body is None:
+        body = await run_in_threadpool(cache.json, lambda: wallboard(services))
+    return Response(body, media_type="application/json")

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +80,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -89,57 +94,61 @@ def percentile(values: list[float], p: float) -> float:
 def load(url: str, headers: dict[str, str], rate: float, seconds: float) -> dict[str, Any]:
     """GET ``url`` at ``rate`` requests/s for ``seconds`` (open loop: each request leaves at its planned
     instant, so a slow answer does not slow the sender and shows in the latency), after one second's worth of
-    unmeasured warm-up. Bounded in count (rate x seconds) and time (each request times out after 5 s).
+    unmeasured warm-up. Bounded in count (rate x seconds) and time (each request times out after 5 s). One
+    thread, asyncio, so the load generator itself costs little of the machine it shares with the service.
     Returns the latencies (s) of the 200s, the errors, the wall time, and each 200 body's ``live_calls``."""
+    import asyncio
+
     import httpx
 
     total = int(rate * seconds)
     latencies: list[float] = []
     errors: list[str] = []
     live_calls: list[int] = []
-    lock = threading.Lock()
-    interval = 1.0 / rate
+    late: list[float] = []
 
-    def one(client: httpx.Client) -> None:
+    async def one(client: httpx.AsyncClient, due: float) -> None:
         sent = time.perf_counter()
+        late.append(sent - due)
         try:
-            response = client.get(url, headers=headers, timeout=5)
+            response = await client.get(url, headers=headers, timeout=5)
         except httpx.HTTPError as exc:
-            with lock:
-                errors.append(type(exc).__name__)
+            errors.append(type(exc).__name__)
             return
         elapsed = time.perf_counter() - sent
-        with lock:
-            if response.status_code == 200:
-                latencies.append(elapsed)
-                live_calls.append(int(response.json().get("live_calls", 0)))
-            else:
-                errors.append(str(response.status_code))
+        if response.status_code == 200:
+            latencies.append(elapsed)
+            live_calls.append(int(response.json().get("live_calls", 0)))
+        else:
+            errors.append(str(response.status_code))
 
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    with httpx.Client(limits=limits) as client:
-        for _ in range(int(rate)):  # warm-up: one second's worth, not measured
-            client.get(url, headers=headers)
-        threads: list[threading.Thread] = []
-        start = time.perf_counter()
-        for i in range(total):  # bounded in count; each request leaves at its planned instant
-            delay = start + i * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            thread = threading.Thread(target=one, args=(client,))
-            thread.start()
-            threads.append(thread)
-        for thread in threads:
-            thread.join(10)
-        wall = time.perf_counter() - start
-    return {"sent": total, "wall_s": wall, "latencies_s": latencies, "errors": errors, "live_calls": live_calls}
+    async def run() -> float:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(limits=limits) as client:
+            for _ in range(int(rate)):  # warm-up: one second's worth, not measured
+                await client.get(url, headers=headers)
+            tasks = []
+            start = time.perf_counter()
+            for i in range(total):  # bounded in count; each request leaves at its planned instant
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(client, due)))
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=10 + seconds)
+            return time.perf_counter() - start
+
+    wall = asyncio.run(run())
+    return {"sent": total, "wall_s": wall, "latencies_s": latencies, "errors": errors, "live_calls": live_calls,
+            "sender_late_p99_s": percentile(late, 99) if late else None}
 
 
 def print_load(figures: dict[str, Any]) -> None:
     ms = [x * 1000 for x in figures["latencies_s"]]
     errors = figures["errors"]
     print(f"  sent {figures['sent']} in {figures['wall_s']:.1f} s ({figures['sent'] / figures['wall_s']:.1f} req/s), "
-          f"ok {len(ms)}, errors {len(errors)}" + (f" {sorted(set(errors))}" if errors else ""))
+          f"ok {len(ms)}, errors {len(errors)}" + (f" {sorted(set(errors))}" if errors else "")
+          + f"; the sender's own lateness p99 {1000 * (figures['sender_late_p99_s'] or 0):.1f} ms")
     if ms:
         print(f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
               f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}")
@@ -184,11 +193,14 @@ def main() -> None:
             assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
             time.sleep(0.1)
 
+        cpu_before = cpu_seconds(server.pid)
         figures = load(url, headers, args.rate, args.seconds)
+        cpu = cpu_seconds(server.pid) - cpu_before
         print(f"GET /api/v1/wallboard at {args.rate:g} req/s for {args.seconds:g} s "
               f"({args.calls} calls today, {args.live_calls} live calls, {args.agents} agents, "
               f"{'SQLite' if database.startswith('sqlite') else 'PostgreSQL'})")
         print_load(figures)
+        print(f"  server CPU {cpu:.2f} s: {1000 * cpu / figures['sent']:.2f} ms per request (warm-up included)")
     finally:
         server.terminate()
         server.wait(10)

@@ -97,3 +97,21 @@ def test_an_agent_keeps_an_extension(store: AccountStore) -> None:
     with pytest.raises(AccountError):
         store.update_user(user.id, extension=None)
     assert store.update_user(user.id, role=Role.SUPERVISOR, extension=None).extension is None
+
+
+def test_a_resolved_token_is_remembered_for_a_second_and_forgotten_on_any_change(
+        store: AccountStore, engine: Engine) -> None:
+    user = store.create_user("al", "a long password", Role.AGENT, T0, extension="1001")
+    secret, _ = store.issue_token(user.id, TokenKind.API, "cli", T0, ttl=timedelta(seconds=30))
+    assert store.resolve(secret, TokenKind.API, T0) == user
+    other = AccountStore(engine)  # another process: the CLI
+    other.update_user(user.id, active=False)
+    assert store.resolve(secret, TokenKind.API, T0 + timedelta(milliseconds=500)) == user, "remembered"
+    assert store.resolve(secret, TokenKind.API, T0 + timedelta(seconds=1)) is None, "asked again after a second"
+    store.update_user(user.id, active=True)
+    assert store.resolve(secret, TokenKind.API, T0 + timedelta(seconds=29, milliseconds=500)) == user
+    assert store.resolve(secret, TokenKind.API, T0 + timedelta(seconds=30)) is None, "expiry is not remembered away"
+    live, _ = store.issue_token(user.id, TokenKind.API, "cli", T0)
+    assert store.resolve(live, TokenKind.API, T0) == user
+    store.revoke_secret(live, T0)  # through this store: at once
+    assert store.resolve(live, TokenKind.API, T0) is None
