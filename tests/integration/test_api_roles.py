@@ -106,6 +106,10 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/queue-log"): STAFF,
     ("POST", "/api/v1/queue-calls/{call_id}/transfer"): STAFF,
     ("GET", "/api/v1/agent-states"): STAFF,
+    ("GET", "/api/v1/reports/intervals"): STAFF,
+    ("GET", "/api/v1/reports/intervals.csv"): STAFF,
+    ("GET", "/api/v1/reports/agents"): STAFF,
+    ("GET", "/api/v1/reports/agents.csv"): STAFF,
     # an agent their own extension only (the table's agent is 1001; another's is refused below)
     ("GET", "/api/v1/agents/{extension}/state"): ANY,
     ("POST", "/api/v1/agents/{extension}/pause"): ANY,

@@ -19,6 +19,7 @@ from api.app import create_app
 from api.deps import Services
 from cases.articles import ArticleStore
 from cases.store import CaseStore
+from routing.store import RoutingStore
 from shifts.store import RotaStore
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ def test_no_server_error_and_no_schema_violation(engine: Engine) -> None:
     token, _ = accounts.issue_token(admin.id, TokenKind.API, "schemathesis", datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}
     app = create_app(Services(cases=CaseStore(engine), rota=RotaStore(engine), accounts=accounts,
-                              articles=ArticleStore(engine),
+                              articles=ArticleStore(engine), routing_log=RoutingStore(engine),
                               health=lambda: {"can_take_calls": {"up": True}}))  # 503 is /health's own answer
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
