@@ -179,6 +179,7 @@ def interval_starts(start: datetime, end: datetime, step: timedelta, tz: tzinfo)
         raise ValueError(f"An interval of {step} does not divide a day into whole quarter hours.")
     if end <= start:
         raise ValueError(f"The window {start.isoformat()} to {end.isoformat()} is empty.")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)  # arithmetic on instants, not wall-clock times
     minutes = int(step.total_seconds()) // 60
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
     t = start - (start - epoch) % INTERVAL_GRID

@@ -90,6 +90,7 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/console/agent/cases/{case_id}"): ANY,
     ("GET", "/console/supervisor"): STAFF,
     ("GET", "/console/supervisor/wallboard"): STAFF,
+    ("GET", "/console/supervisor/reports"): STAFF,
     ("GET", "/console/supervisor/rota"): STAFF,
     ("GET", "/console/events"): ANY,
     ("GET", "/static"): PUBLIC,

@@ -39,13 +39,16 @@ def test_buckets_follow_the_local_clock(day: datetime, step: timedelta, count: i
     assert starts == sorted(set(starts))
 
 
-def test_the_repeated_hour_is_two_rows_one_per_offset() -> None:
+@pytest.mark.parametrize("in_zone", [False, True])
+def test_the_repeated_hour_is_two_rows_one_per_offset(in_zone: bool) -> None:
     start, end = local_day(datetime(2026, 10, 25), PARIS)
+    if in_zone:  # the same instants given as Paris times: still 25 rows
+        start, end = start.astimezone(PARIS), end.astimezone(PARIS)
     rows, _ = interval_metrics([], start, end, HOUR, PARIS, {})
     labels = [r.start.isoformat() for r in rows[1:4]]
     assert labels == ["2026-10-25T01:00:00+02:00", "2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
     assert all(r.end == n.start for r, n in pairwise(rows))
-    assert rows[-1].end == end
+    assert rows[-1].end == end and len(rows) == 25
 
 
 def test_a_zone_a_quarter_hour_off_utc_gets_its_own_local_hours() -> None:
