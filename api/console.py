@@ -291,6 +291,8 @@ def supervisor_reports(request: Request, principal: Staff, services: ServicesDep
                                interval, queue)
         except HTTPException as refused:
             error = str(refused.detail)
+        except (OverflowError, ValueError):  # a date at the end of the calendar
+            error = f"The days {first.isoformat()} to {last.isoformat()} are outside the calendar a report covers."
     links = {}
     if report is not None:
         window = {"since": report.since.isoformat(), "until": report.until.isoformat()}

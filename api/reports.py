@@ -94,9 +94,17 @@ class AgentReportOut(BaseModel):
     agents: list[AgentRowOut]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def report_window(since: datetime | None, until: datetime | None, now: datetime, tz: ZoneInfo
                   ) -> tuple[datetime, datetime]:
     """The window a report covers: by default the local day (in ``tz``) of ``since``, or of ``now``."""
+    for given in (since, until):
+        if given is not None and not EARLIEST <= given <= LATEST:
+            raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY,
+                                detail=f"{given.isoformat()} is outside the years 1970 to 9000 a report covers.")
     if since is None:
         day = (until - timedelta(microseconds=1) if until is not None else now).astimezone(tz).date()
         since = local_midnight(day, tz)

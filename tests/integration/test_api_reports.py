@@ -110,6 +110,8 @@ def test_quarter_hours_one_queue_and_a_day_when_the_clocks_go_back(client: TestC
     ({"since": "2026-11-28T10:00:00Z", "until": "2026-11-28T09:00:00Z"}, "is empty"),
     ({"since": "2026-01-01T00:00:00Z", "until": "2026-06-01T00:00:00Z"}, "longer than 93 days"),
     ({"queue": "nope"}, "No queue is named 'nope'"),
+    ({"since": "9999-12-31T23:00:00Z"}, "outside the years"),
+    ({"until": "0001-01-01T10:00:00+05:00"}, "outside the years"),
 ])
 def test_bad_windows_and_queues_are_422_with_a_sentence(client: TestClient, params: dict[str, str],
                                                         words: str) -> None:

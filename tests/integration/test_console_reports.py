@@ -111,6 +111,8 @@ def test_a_bad_form_shows_a_sentence_and_no_chart(client: TestClient) -> None:
     assert "<svg" not in backwards.text
     long = client.get("/console/supervisor/reports", params={"first": "2026-01-01", "last": "2026-10-25"})
     assert long.status_code == 422 and "longer than 93 days" in long.text
+    end = client.get("/console/supervisor/reports", params={"first": "9999-12-31"})
+    assert end.status_code == 422 and "outside the calendar" in end.text
     unknown = client.get("/console/supervisor/reports", params={"queue": "nope"})
     assert unknown.status_code == 422 and "No queue is named" in unescape(unknown.text)
 
