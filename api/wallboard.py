@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,11 +100,16 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
     midnight = day_start(now, tz)
     templates = services.rota.list_templates() if services.rota is not None else []
     windows = day_windows(templates, now.astimezone(tz).date(), tz)
-    calls = services.cases.calls_between(min([midnight, *(w.start for w in windows)]), now + timedelta(seconds=1))
-    stats: CallStats = call_stats((c for c in calls if c.started_at >= midnight), threshold)
+    calls = sorted(services.cases.calls_between(min([midnight, *(w.start for w in windows)]),
+                                                now + timedelta(seconds=1)), key=attrgetter("started_at"))
+    starts = [c.started_at for c in calls]
+
+    def started(start: datetime, end: datetime) -> list[Any]:  # each call is summed once per span it is in
+        return calls[bisect_left(starts, start):bisect_left(starts, end)]
+
+    stats: CallStats = call_stats(started(midnight, now + timedelta(seconds=1)), threshold)
     shifts = [ShiftFiguresOut(name=w.name, start=w.start.astimezone(tz), end=w.end.astimezone(tz),
-                              current=w.start <= now < w.end,
-                              calls=call_stats((c for c in calls if w.start <= c.started_at < w.end), threshold))
+                              current=w.start <= now < w.end, calls=call_stats(started(w.start, w.end), threshold))
               for w in windows]
     return WallboardOut(
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
