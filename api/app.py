@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import agents, cases, console, health, knowledge, live, me, queues, rota, users, wallboard
+from api import agents, cases, console, health, knowledge, live, me, queues, reports, rota, users, wallboard
 from api.auth import ErrorOut, error_responses, signed_in, staff_only
 from api.deps import Services
 
@@ -100,6 +100,8 @@ def create_app(services: Services) -> FastAPI:
                        responses=error_responses(401, 403))
     app.include_router(knowledge.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # edits: staff
     app.include_router(queues.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
+                       responses=error_responses(401, 403))
+    app.include_router(reports.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
                        responses=error_responses(401, 403))
     app.include_router(agents.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # agents: their own
     app.include_router(users.router, prefix="/api/v1")  # admins only (per route)

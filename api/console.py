@@ -5,7 +5,8 @@
 - ``/console/agent``: the agent's desk (state, the call ringing or in progress with the caller's number,
   the wrap-up timer), their open and past cases, the case form, knowledge-base suggestions, escalation.
 - ``/console/supervisor``: the wallboard, the rota week grid per agent with coverage gaps, the Erlang C
-  staffing check, and a shift form.
+  staffing check, and a shift form. ``/console/supervisor/reports``: calls per interval over chosen days
+  (charts as inline SVG, the rows, CSV links to the reports API).
 - ``/console/events``: Server-Sent Events. The desk (agents) or the wallboard (supervisors) is rendered
   again every second and sent when it changed; htmx's SSE extension swaps it in.
 
@@ -23,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -31,8 +33,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, check_password, forbidden
 from api.cases import check_case, scope
+from api.charts import Chart, Series, bar_chart
 from api.deps import RowId, ServicesDep
 from api.me import start_session
+from api.reports import IntervalReportOut, Minutes, intervals, local_midnight, site_zone
 from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
@@ -229,6 +233,84 @@ def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
                     calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
     monday = monday_of(week or services.clock().date())
     return _page(request, "_rota.html", principal, rota=rota_week(services, monday, calls))
+
+
+# -- reports -------------------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "\u2013" if value is None else f"{value * 100:.0f} %"
+
+
+def _secs(value: float | None) -> str:
+    return "\u2013" if value is None else f"{value:.0f}"
+
+
+def report_charts(report: IntervalReportOut) -> list[Chart]:
+    """Service level, abandonment and volume per interval, one bar (or group of bars) per row."""
+    days = len({r.start.date() for r in report.rows}) > 1
+    labels = [r.start.strftime("%a %d %H:%M" if days else "%H:%M") for r in report.rows]
+    x_label = f"{'Day and time' if days else 'Time'} ({report.timezone}), {report.interval_minutes}-minute intervals"
+
+    def pct(values: list[float | None]) -> list[float | None]:
+        return [None if v is None else v * 100 for v in values]
+
+    rows = report.rows
+    return [
+        bar_chart("chart-service-level", "Service level per interval",
+                  "Answered within the service-level time over answered plus abandoned (short abandons excluded), "
+                  "per interval.", labels,
+                  [Series("service level", pct([r.service_level_with_abandons for r in rows]))],
+                  "Service level (%)", x_label, 100.0, lambda v: f"{v:.0f} %"),
+        bar_chart("chart-abandonment", "Abandoned calls per interval",
+                  "Abandoned over answered plus abandoned, per interval.", labels,
+                  [Series("abandoned", pct([r.abandonment_rate for r in rows]), "abandoned")],
+                  "Abandoned (%)", x_label, 100.0, lambda v: f"{v:.0f} %"),
+        bar_chart("chart-volume", "Calls per interval: offered, answered, abandoned",
+                  "Calls offered, answered and abandoned per interval.", labels,
+                  [Series("offered", [float(r.offered) for r in rows], "offered"),
+                   Series("answered", [float(r.answered) for r in rows], "answered"),
+                   Series("abandoned", [float(r.abandoned) for r in rows], "abandoned")],
+                  "Calls", x_label, None, lambda v: f"{v:.0f}"),
+    ]
+
+
+@router.get("/console/supervisor/reports", response_class=HTMLResponse)
+def supervisor_reports(request: Request, principal: Staff, services: ServicesDep,
+                       first: Annotated[date | None, Query()] = None, last: Annotated[date | None, Query()] = None,
+                       queue: Annotated[str | None, Query(max_length=100)] = None,
+                       interval: Annotated[Minutes, Query()] = Minutes.HOUR) -> HTMLResponse:
+    """Calls per interval over local days ``first`` to ``last`` (default today): charts, the rows, CSV links."""
+    tz = site_zone(services)
+    today = services.clock().astimezone(tz).date()
+    first = first or (last if last is not None and last < today else today)
+    last = last or first
+    queue = queue or None
+    form = {"first": first, "last": last, "queue": queue, "interval": int(interval),
+            "queues": sorted(services.routing.acd.config.queues) if services.routing is not None else [],
+            "timezone": services.site_timezone}
+    report, error = None, None
+    if last < first:
+        error = f"The last day ({last.isoformat()}) comes before the first ({first.isoformat()})."
+    else:
+        try:
+            report = intervals(services, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
+                               interval, queue)
+        except HTTPException as refused:
+            error = str(refused.detail)
+        except (OverflowError, ValueError):  # a date at the end of the calendar
+            error = f"The days {first.isoformat()} to {last.isoformat()} are outside the calendar a report covers."
+    links = {}
+    if report is not None:
+        window = {"since": report.since.isoformat(), "until": report.until.isoformat()}
+        links = {"intervals": "/api/v1/reports/intervals.csv?" + urlencode(
+                     {**window, "interval": int(interval), **({"queue": queue} if queue else {})}),
+                 "agents": "/api/v1/reports/agents.csv?" + urlencode(window)}
+    response = _page(request, "reports.html", principal, form=form, report=report, error=error, links=links,
+                     charts=report_charts(report) if report is not None else [], pct=_pct, secs=_secs)
+    if error is not None:
+        response.status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+    return response
 
 
 # -- live updates --------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ class Services:
     (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
     ACD takes an agent's available/paused changes from the console (``None``: not wired);
     ``sign_in_throttle`` an ``accounts.throttle.SignInThrottle`` (failed sign-ins per user and address);
-    ``clock`` gives the aware UTC now for token expiry, case edits and metrics.
+    ``clock`` gives the aware UTC now for token expiry, case edits and metrics; ``site_timezone`` is the
+    site's IANA zone: its day for the wallboard and its hours for the reports.
     """
 
     cases: Any
@@ -47,6 +48,7 @@ class Services:
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    site_timezone: str = "UTC"
 
 
 def get_services(request: Request) -> Services:

@@ -1,5 +1,6 @@
 """``GET /wallboard``: the floor at a glance for supervisors: calls waiting and the longest wait, agents
-by state, and today's calls (service level, abandoned, waits) from the call records.
+by state, and today's calls (service level, abandoned, waits) from the call records, for the site's day
+and for each shift of it (the rota's duty templates on the site's clock).
 
 The live part comes from ``Services.live`` (``routing.Distributor.snapshot``: waiting calls, agent states,
 and per queue the figures of ``routing.acd.ACD.queue_stats``). An agent's ``since`` and ``pause_reason`` are
@@ -10,18 +11,23 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from operator import attrgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Staff, error_responses
 from api.deps import ServicesDep
 from cases.stats import DEFAULT_THRESHOLD, CallStats, call_stats
+from shifts.plan import day_windows
 
 router = APIRouter(tags=["wallboard"], responses=error_responses(401, 403))
 
@@ -55,6 +61,14 @@ class QueueLiveOut(BaseModel):
     closed: bool
 
 
+class ShiftFiguresOut(BaseModel):
+    name: str = Field(description="The shift template (early, late, night...).")
+    start: datetime = Field(description="Local time in the site's zone, with its offset.")
+    end: datetime
+    current: bool = Field(description="The shift under way now.")
+    calls: CallStats = Field(description="The calls that started during the shift, up to now.")
+
+
 class WallboardOut(BaseModel):
     at: datetime
     calls_waiting: int
@@ -64,13 +78,18 @@ class WallboardOut(BaseModel):
     agents: list[AgentLiveOut]
     today: CallStats
     service_level_threshold_s: float
+    timezone: str = Field(description="The site's zone: its day is \"today\" and its clock places the shifts.")
+    shifts: list[ShiftFiguresOut] = Field(description="Each duty shift of the rota's templates that overlaps "
+                                                      "today, the night begun yesterday evening included.")
     queues: list[QueueLiveOut]
     """Each queue now: calls waiting, longest wait, agents available and on call, closed or open."""
 
 
-def day_start(now: datetime) -> datetime:
-    """Midnight UTC of ``now``'s day (the site's day once the rota's site zone is a setting)."""
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+def day_start(now: datetime, tz: ZoneInfo | None = None) -> datetime:
+    """The first instant of ``now``'s local day in ``tz`` (the site's zone; UTC by default)."""
+    zone = tz or ZoneInfo("UTC")
+    local = datetime.combine(now.astimezone(zone).date(), dtime(), tzinfo=zone)
+    return local.astimezone(UTC)
 
 
 def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> WallboardOut:
@@ -90,12 +109,26 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
                            on_shift=bool(a.get("on_shift")), call_id=a.get("call_id"), since=a.get("since"),
                            pause_reason=a.get("pause_reason"))
               for a in live.get("agents", [])]
-    stats: CallStats = call_stats(services.cases.calls_between(day_start(now), now + timedelta(seconds=1)),
-                                  threshold)
+    tz = ZoneInfo(services.site_timezone)
+    midnight = day_start(now, tz)
+    templates = services.rota.list_templates() if services.rota is not None else []
+    windows = day_windows(templates, now.astimezone(tz).date(), tz)
+    calls = sorted(services.cases.calls_between(min([midnight, *(w.start for w in windows)]),
+                                                now + timedelta(seconds=1)), key=attrgetter("started_at"))
+    starts = [c.started_at for c in calls]
+
+    def started(start: datetime, end: datetime) -> list[Any]:  # each call is summed once per span it is in
+        return calls[bisect_left(starts, start):bisect_left(starts, end)]
+
+    stats: CallStats = call_stats(started(midnight, now + timedelta(seconds=1)), threshold)
+    shifts = [ShiftFiguresOut(name=w.name, start=w.start.astimezone(tz), end=w.end.astimezone(tz),
+                              current=w.start <= now < w.end, calls=call_stats(started(w.start, w.end), threshold))
+              for w in windows]
     return WallboardOut(
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
         live_calls=int(live.get("live_calls", 0)), waiting=waiting, agents=agents,
-        today=stats, service_level_threshold_s=threshold.total_seconds(),
+        today=stats, service_level_threshold_s=threshold.total_seconds(), timezone=services.site_timezone,
+        shifts=shifts,
         queues=[QueueLiveOut(name=name, **figures) for name, figures in live.get("queues", {}).items()],
     )
 

@@ -1,12 +1,13 @@
 """Latency of GET /api/v1/wallboard at a steady request rate; print p50/p95/p99/max.
 
     flock /tmp/heavy.lock .venv/bin/python bench/api_wallboard.py [--rate 100] [--seconds 20] [--calls 2000]
-        [--live-calls 20] [--agents 50] [--database URL]
+        [--live-calls 20] [--agents 50] [--database URL] [--no-templates]
 
 A server process (uvicorn, the real app and stores, a fresh SQLite file unless --database) holds today's
 ``--calls`` finished calls and a live snapshot of ``--live-calls`` calls in progress with ``--agents``
-agents; the client sends requests at a fixed rate (open loop: each at its planned instant, so a slow answer
-does not slow the sender and shows in the latency) with an API token, for a bounded count and time.
+agents, and the rota's early/late/night templates (the per-shift figures); the client sends requests at
+a fixed rate (open loop: each at its planned instant, so a slow answer does not slow the sender and shows
+in the latency) with an API token, for a bounded count and time.
 
 What it does not include: real SIP calls on the same machine (bench/calls.py measures those); the live
 part is a snapshot of the same shape as the distributor's.
@@ -37,6 +38,7 @@ def serve(args: argparse.Namespace) -> None:
     from cases.articles import ArticleStore
     from cases.store import CaseStore
     from hotline.db import make_engine, upgrade
+    from shifts.plan import ShiftTemplate
     from shifts.rota import Agent
     from shifts.store import RotaStore
 
@@ -58,6 +60,9 @@ def serve(args: argparse.Namespace) -> None:
             cases.call_ended(call_id, started + timedelta(seconds=200), "answered", "caller")
     for a in range(args.agents):
         rota.upsert_agent(Agent(f"{1000 + a}", f"Agent {a}"), actor="bench")
+    if not args.no_templates:  # the wallboard's figures per shift: early, late and the nights around today
+        for name, start, end in [("early", "06:00", "14:00"), ("late", "14:00", "22:00"), ("night", "22:00", "06:00")]:
+            rota.save_template(ShiftTemplate(name, start, end), actor="bench")
     admin = accounts.create_user("bench", "bench password", Role.ADMIN, now)
     token, _ = accounts.issue_token(admin.id, TokenKind.API, "bench", now)
     live = {
@@ -162,6 +167,7 @@ def main() -> None:
     parser.add_argument("--live-calls", type=int, default=20)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--database", default="")
+    parser.add_argument("--no-templates", action="store_true", help="no shift templates (no per-shift figures)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,7 +182,8 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--port", str(port), "--database", database, "--calls", str(args.calls),
-         "--live-calls", str(args.live_calls), "--agents", str(args.agents)],
+         "--live-calls", str(args.live_calls), "--agents", str(args.agents)]
+        + (["--no-templates"] if args.no_templates else []),
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     try:
         assert server.stdout is not None

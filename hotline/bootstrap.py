@@ -417,4 +417,5 @@ def make_app(service: Service) -> Any:
                                live=service.distributor.snapshot, clock=service.clock,
                                sign_in_throttle=SignInThrottle(s.sign_in_max_failures,
                                                                s.sign_in_address_max_failures, s.sign_in_window),
-                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))
+                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure,
+                               site_timezone=s.site_timezone))

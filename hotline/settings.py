@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,10 +91,21 @@ class Settings(BaseSettings):
     sign_in_window: timedelta = Field(timedelta(minutes=15), gt=timedelta(0),
                                       description="The sliding window failed sign-ins are counted over.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (true behind HTTPS).")
+    site_timezone: str = Field("UTC", description="The site's IANA time zone: its day and hours for the wallboard, "
+                               "the shifts shown on it and the reports.")
 
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/Paris' or 'UTC'.") from None
+        return value
 
     @field_validator("shift_end_grace", "rota_max_shift", "rota_min_rest", "session_ttl", "sign_in_window",
                      mode="before")

@@ -3,14 +3,20 @@ functions over the ACD (under the distributor's lock) and the stored log."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from routing.acd import Acd
 from routing.agents import Transition
 from routing.events import QueueEvent
-from routing.metrics import agent_metrics, queue_metrics
+from routing.metrics import IntervalRow, agent_metrics, interval_metrics, queue_metrics
+from routing.queues import QueueSettings
+
+SETTLE = timedelta(hours=12)
+"""How long after a report's window its calls' outcomes are read: a call arriving just before the end
+is counted with its answer or abandon, its talk and wrap-up, if they came within this time."""
 
 
 class LogReader(Protocol):
@@ -51,3 +57,10 @@ def queue_report(acd: Acd, log: LogReader, start: datetime, end: datetime) -> di
 def agent_report(log: LogReader, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
     metrics = agent_metrics(log.events(start, end), log.transitions(start, end), start, end)
     return {ext: asdict(m) for ext, m in metrics.items()}
+
+
+def interval_report(queues: Mapping[str, QueueSettings], log: LogReader, start: datetime, end: datetime,
+                    step: timedelta, tz: tzinfo, queue: str | None = None) -> tuple[list[IntervalRow], IntervalRow]:
+    """Rows per interval of [start, end) in ``tz``'s clock, and the total, from the stored log
+    (``routing.metrics.interval_metrics``: each call in the interval it arrived in)."""
+    return interval_metrics(log.events(start, end + SETTLE), start, end, step, tz, queues, queue)

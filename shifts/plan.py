@@ -147,6 +147,32 @@ class ShiftTemplate:
         return shift, breaks
 
 
+@dataclass(frozen=True)
+class ShiftWindow:
+    """A template as worked on one local date: the span the wallboard reports per shift."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+def day_windows(templates: Iterable[ShiftTemplate], day: date, tz: ZoneInfo) -> list[ShiftWindow]:
+    """The duty templates' spans that overlap local ``day`` in ``tz``, by start: the night that began the
+    evening before, then the day's own (the night that begins this evening included). On-call templates
+    are not duty windows; a span the clocks skip entirely does not exist."""
+    midnight = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    windows = []
+    for template in templates:
+        if template.kind != "duty":
+            continue
+        for worked_on in (day - timedelta(days=1), day):
+            start, end = template.span(worked_on, tz)
+            if start < end and start < next_midnight and end > midnight:
+                windows.append(ShiftWindow(template.name, start, end))
+    return sorted(windows, key=lambda w: (w.start, w.end, w.name))
+
+
 # --- patterns ----------------------------------------------------------------------------------------
 
 

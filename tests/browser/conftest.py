@@ -24,6 +24,7 @@ from api.app import create_app
 from api.deps import Services
 from cases.articles import ArticleStore
 from cases.store import CaseStore
+from routing.store import RoutingStore
 from shifts.store import RotaStore
 from tests.peers import free_port
 
@@ -41,6 +42,7 @@ class Site:
     rota: RotaStore
     accounts: AccountStore
     articles: ArticleStore
+    routing_log: RoutingStore
     live: dict[str, Any] = field(default_factory=lambda: {"waiting": [], "agents": [], "live_calls": 0})
 
 
@@ -52,9 +54,9 @@ def site(engine: Engine) -> Iterator[Site]:
     accounts.create_user("al", PASSWORD, Role.AGENT, now, extension="1001", display_name="Al Agent")
     accounts.create_user("sue", PASSWORD, Role.SUPERVISOR, now, display_name="Sue Supervisor")
     port = free_port(socket.SOCK_STREAM)
-    state = Site(f"http://127.0.0.1:{port}", cases, rota, accounts, articles)
+    state = Site(f"http://127.0.0.1:{port}", cases, rota, accounts, articles, RoutingStore(engine))
     app = create_app(Services(cases=cases, rota=rota, accounts=accounts, articles=articles,
-                              live=lambda: state.live))
+                              routing_log=state.routing_log, live=lambda: state.live))
     # Open event streams are cut after 2 s at shutdown (a browser may still hold one).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=2))

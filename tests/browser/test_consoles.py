@@ -3,6 +3,7 @@ case; a supervisor signs in, edits a shift and sees the grid change, and watches
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from cases.model import SegmentInput, Speaker
+from routing.events import EventKind, QueueEvent
+from shifts.plan import ShiftTemplate
 from shifts.rota import Agent, Shift
 from tests.browser.conftest import ARTIFACTS, Site, sign_in
 
@@ -66,6 +69,7 @@ def test_supervisor_edits_a_shift_and_watches_the_wallboard(browser: Any, site: 
     site.rota.upsert_agent(Agent("1001", "Al Agent"), actor="test")
     shift = site.rota.add_shift(Shift.local("1001", datetime(today.year, today.month, today.day, 8),
                                             datetime(today.year, today.month, today.day, 16), "UTC"), "test")
+    site.rota.save_template(ShiftTemplate("day", "00:00", "24:00"), actor="test")
     page = sign_in(browser, site, "sue")
     expect(page).to_have_url(site.base_url + "/console/supervisor")
     grid = page.locator("#rota-grid")
@@ -87,4 +91,22 @@ def test_supervisor_edits_a_shift_and_watches_the_wallboard(browser: Any, site: 
     site.live["agents"] = [{"extension": "1001", "state": "available", "call_id": None, "on_shift": True}]
     expect(page.locator("#wb-waiting")).to_have_text("1")  # pushed over SSE
     expect(page.locator("#wb-agents")).to_contain_text("Al Agent (1001)")
+    expect(page.locator("#wb-shifts .current")).to_contain_text("(now)")  # the template under way today
     page.screenshot(path=str(ARTIFACTS / "console-supervisor.png"), full_page=True)
+
+    # Reports: two calls of today in the queue log, read back as charts, rows and a CSV link.
+    now = datetime.now(UTC)
+    arrived = max(now - timedelta(minutes=10), midnight + timedelta(seconds=1))
+    site.routing_log.record([
+        QueueEvent(1, arrived, EventKind.ENTER, "r1@pbx", "general"),
+        QueueEvent(2, arrived + timedelta(seconds=5), EventKind.ANSWER, "r1@pbx", "general", "1001", {"wait": 5.0}),
+        QueueEvent(3, arrived, EventKind.ENTER, "r2@pbx", "general"),
+        QueueEvent(4, arrived + timedelta(seconds=40), EventKind.ABANDON, "r2@pbx", "general", None, {"wait": 40.0}),
+    ], [])
+    page.click("#reports-link")
+    expect(page).to_have_url(site.base_url + "/console/supervisor/reports")
+    expect(page.locator("#chart-volume .bar")).to_have_count(3 * 24)
+    expect(page.locator("#chart-service-level")).to_be_visible()
+    expect(page.locator("#report-rows tfoot")).to_contain_text("Total")
+    expect(page.locator("#csv-intervals")).to_have_attribute("href", re.compile(r"^/api/v1/reports/intervals\.csv\?"))
+    page.screenshot(path=str(ARTIFACTS / "console-supervisor-reports.png"), full_page=True)

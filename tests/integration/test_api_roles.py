@@ -90,6 +90,7 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/console/agent/cases/{case_id}"): ANY,
     ("GET", "/console/supervisor"): STAFF,
     ("GET", "/console/supervisor/wallboard"): STAFF,
+    ("GET", "/console/supervisor/reports"): STAFF,
     ("GET", "/console/supervisor/rota"): STAFF,
     ("GET", "/console/events"): ANY,
     ("GET", "/static"): PUBLIC,
@@ -106,6 +107,10 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/queue-log"): STAFF,
     ("POST", "/api/v1/queue-calls/{call_id}/transfer"): STAFF,
     ("GET", "/api/v1/agent-states"): STAFF,
+    ("GET", "/api/v1/reports/intervals"): STAFF,
+    ("GET", "/api/v1/reports/intervals.csv"): STAFF,
+    ("GET", "/api/v1/reports/agents"): STAFF,
+    ("GET", "/api/v1/reports/agents.csv"): STAFF,
     # an agent their own extension only (the table's agent is 1001; another's is refused below)
     ("GET", "/api/v1/agents/{extension}/state"): ANY,
     ("POST", "/api/v1/agents/{extension}/pause"): ANY,

@@ -16,6 +16,7 @@ from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
 from routing.queuefile import default_config
 from routing.store import RoutingStore
+from shifts.plan import ShiftTemplate
 from shifts.rota import Agent
 from shifts.store import RotaStore
 from tests.api_auth import sign_in_as, user
@@ -79,3 +80,34 @@ def test_wallboard_reads_the_real_routing_snapshot(engine: Engine) -> None:
         assert [(a["extension"], a["state"]) for a in body["agents"]] == [("1001", "paused"), ("1002", "ringing")]
     finally:
         routing.stop()
+
+def test_the_wallboard_gives_each_shift_of_the_site_day_its_figures(engine: Engine) -> None:
+    cases, rota = CaseStore(engine), RotaStore(engine)
+    for name, start, end in [("early", "06:00", "14:00"), ("late", "14:00", "22:00"), ("night", "22:00", "06:00")]:
+        rota.save_template(ShiftTemplate(name, start, end), actor="test")
+    now = datetime(2026, 3, 29, 12, 30, tzinfo=UTC)  # 14:30 in Paris, the day the clocks go forward
+
+    def call(call_id: str, started: datetime, wait_s: float, outcome: str) -> None:
+        cases.call_started(call_id, "555", "100", "hotline-1", started)
+        cases.call_queued(call_id, started)
+        if outcome == "answered":
+            cases.call_answered(call_id, "1001", started + timedelta(seconds=wait_s))
+        cases.call_ended(call_id, started + timedelta(seconds=wait_s + 60), outcome, "caller")
+
+    call("n1@pbx", datetime(2026, 3, 28, 21, 30, tzinfo=UTC), 5, "answered")  # 22:30 yesterday: night, not today
+    call("n2@pbx", datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 50, "answered")  # 03:00 today (summer time): night
+    call("e1@pbx", datetime(2026, 3, 29, 6, 0, tzinfo=UTC), 10, "answered")  # 08:00: early
+    call("e2@pbx", datetime(2026, 3, 29, 7, 0, tzinfo=UTC), 30, "abandoned")
+    call("l1@pbx", datetime(2026, 3, 29, 12, 15, tzinfo=UTC), 3, "answered")  # 14:15: late, under way
+    app = create_app(Services(cases=cases, rota=rota, clock=lambda: now, site_timezone="Europe/Paris"))
+    board = TestClient(sign_in_as(app, user("supervisor"))).get("/api/v1/wallboard").json()
+    assert board["timezone"] == "Europe/Paris"
+    assert board["today"]["offered"] == 4  # the site's day began at 23:00 UTC
+    shifts = [(s["name"], s["start"], s["end"], s["current"], s["calls"]["offered"], s["calls"]["answered"],
+               s["calls"]["abandoned"], s["calls"]["service_level"]) for s in board["shifts"]]
+    assert shifts == [
+        ("night", "2026-03-28T22:00:00+01:00", "2026-03-29T06:00:00+02:00", False, 2, 2, 0, 0.5),
+        ("early", "2026-03-29T06:00:00+02:00", "2026-03-29T14:00:00+02:00", False, 2, 1, 1, 0.5),
+        ("late", "2026-03-29T14:00:00+02:00", "2026-03-29T22:00:00+02:00", True, 1, 1, 0, 1.0),
+        ("night", "2026-03-29T22:00:00+02:00", "2026-03-30T06:00:00+02:00", False, 0, 0, 0, None),
+    ]

@@ -21,6 +21,7 @@ from shifts.plan import (
     Swap,
     WeeklyPattern,
     copy_week,
+    day_windows,
     expand,
 )
 from shifts.rota import Absence, Agent, BecameRoutable, Boundary, Break, Rota, RotaError, Shift, StoppedRoutable
@@ -356,3 +357,16 @@ def test_the_routable_set_changes_only_at_the_scheduled_instants(
         before = rota.routable(boundary.at - timedelta(microseconds=1), g)
         after = rota.routable(boundary.at, g)
         assert (boundary.started, boundary.ended) == (after - before, before - after)
+
+
+def test_the_shift_windows_of_a_day_include_the_night_begun_the_evening_before() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    templates = [ShiftTemplate("early", "06:00", "14:00"), ShiftTemplate("late", "14:00", "22:00"),
+                 ShiftTemplate("night", "22:00", "06:00"), ShiftTemplate("standby", "08:00", "20:00", kind="on_call")]
+    windows = day_windows(templates, date(2026, 3, 29), paris)  # the clocks go forward at 02:00
+    assert [(w.name, w.start.astimezone(paris).strftime("%d %H:%M"), w.end - w.start) for w in windows] == [
+        ("night", "28 22:00", timedelta(hours=7)), ("early", "29 06:00", timedelta(hours=8)),
+        ("late", "29 14:00", timedelta(hours=8)), ("night", "29 22:00", timedelta(hours=8))]
+    assert day_windows([ShiftTemplate("day", "08:00", "16:00")], date(2026, 3, 29), paris)[0].start == datetime(
+        2026, 3, 29, 6, 0, tzinfo=UTC)
+    assert day_windows([], date(2026, 3, 29), paris) == []

@@ -22,3 +22,12 @@ def test_a_negative_grace_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_SHIFT_END_GRACE", "-1")
     with pytest.raises(ValidationError, match="shift_end_grace"):
         Settings()
+
+
+def test_the_site_zone_defaults_to_utc_and_an_unknown_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().site_timezone == "UTC"
+    monkeypatch.setenv("HOTLINE_SITE_TIMEZONE", "Europe/Paris")
+    assert Settings().site_timezone == "Europe/Paris"
+    monkeypatch.setenv("HOTLINE_SITE_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValidationError, match="not an IANA time zone"):
+        Settings()
