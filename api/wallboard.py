@@ -9,6 +9,7 @@ read when present.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from bisect import bisect_left
@@ -137,7 +138,12 @@ class WallboardCache:
     """The wallboard computed at most once per ``ttl`` seconds per process, whoever asks (every supervisor's
     page, its event stream, API clients): figures at most a second old, and a crowd of readers costs one
     computation. One computation at a time; the others wait for it and share it. Its JSON is kept with it,
-    so a reader within the second costs no computation and no serialisation."""
+    so a reader within the second costs no computation and no serialisation.
+
+    The API route does not wait at all once there is a figure: when it is stale, one reader starts the next
+    computation in a worker thread and every reader meanwhile gets the last one (at most ``ttl`` plus one
+    computation old). Under live calls a computation takes far longer than its CPU time, because it shares
+    the interpreter with the media threads, and readers queued behind it were the wallboard's slow tail."""
 
     def __init__(self, ttl: float = 1.0) -> None:
         self.ttl = ttl
@@ -145,6 +151,9 @@ class WallboardCache:
         self._at = float("-inf")
         self._value: WallboardOut | None = None
         self._json: bytes | None = None
+        self._claim = threading.Lock()
+        self._refreshing = False
+        self._background: set[asyncio.Future[bytes]] = set()
 
     def get(self, compute: Callable[[], WallboardOut]) -> WallboardOut:
         with self._lock:
@@ -154,18 +163,39 @@ class WallboardCache:
                 self._at = time.monotonic()
             return self._value
 
-    def fresh_json(self) -> bytes | None:
-        """The JSON of the wallboard if it is fresh, without waiting; ``None`` if it must be computed."""
-        if time.monotonic() - self._at >= self.ttl:
-            return None
-        return self._json
-
     def json(self, compute: Callable[[], WallboardOut]) -> bytes:
         with self._lock:
             value = self.get(compute)
             if self._json is None:
                 self._json = value.model_dump_json().encode()
             return self._json
+
+    def peek(self) -> tuple[bytes | None, bool]:
+        """Without waiting: the kept JSON (``None`` before the first computation, or while only the console's
+        rendering has computed it) and whether the caller must refresh it. ``True`` goes to one caller per
+        stale period; it must then call :meth:`refresh`."""
+        with self._claim:
+            if self._refreshing or time.monotonic() - self._at < self.ttl:
+                return self._json, False
+            self._refreshing = True
+            return self._json, True
+
+    def keep(self, task: asyncio.Future[bytes]) -> None:
+        """Hold a background refresh until it is done (the event loop keeps only weak references)."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def refresh(self, compute: Callable[[], WallboardOut]) -> bytes:
+        """Compute again (the caller holds the claim from :meth:`peek`) and keep the value and its JSON."""
+        try:
+            with self._lock:
+                value = compute()
+                self._value, self._json = value, value.model_dump_json().encode()
+                self._at = time.monotonic()
+                return self._json
+        finally:
+            with self._claim:
+                self._refreshing = False
 
 
 def current(request: Request, services: Any) -> WallboardOut:
@@ -177,10 +207,16 @@ def current(request: Request, services: Any) -> WallboardOut:
 @router.get("/wallboard", response_model=WallboardOut, summary="Calls waiting, agents by state, today's figures "
             "(at most a second old)")
 async def get_wallboard(_: Staff, services: ServicesDep, request: Request) -> Response:
-    """Polled by every wall display: within the second, the kept JSON is sent from the event loop; otherwise
-    it is computed once in a worker thread (it reads the database)."""
+    """Polled by every wall display: the kept JSON is sent from the event loop; when it is over a second old,
+    the next is computed in a worker thread (it reads the database) while this and other readers get it."""
     cache: WallboardCache = request.app.state.wallboard
-    body = cache.fresh_json()
-    if body is None:
+    body, mine = cache.peek()
+    if mine:
+        computing = asyncio.ensure_future(run_in_threadpool(cache.refresh, lambda: wallboard(services)))
+        if body is None:
+            body = await computing
+        else:
+            cache.keep(computing)
+    elif body is None:  # the first computation is under way elsewhere, or only the console has computed it
         body = await run_in_threadpool(cache.json, lambda: wallboard(services))
     return Response(body, media_type="application/json")
