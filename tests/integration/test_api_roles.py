@@ -101,6 +101,8 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/queues"): STAFF,
     ("GET", "/api/v1/queues/{name}"): STAFF,
     ("GET", "/api/v1/queues/{name}/metrics"): STAFF,
+    ("PATCH", "/api/v1/queues/{name}"): STAFF,
+    ("GET", "/api/v1/queues/{name}/changes"): STAFF,
     ("POST", "/api/v1/queues/{name}/close"): STAFF,
     ("POST", "/api/v1/queues/{name}/open"): STAFF,
     ("GET", "/api/v1/queue-log"): STAFF,
