@@ -5,7 +5,8 @@
 - ``/console/agent``: the agent's desk (state, the call ringing or in progress with the caller's number,
   the wrap-up timer), their open and past cases, the case form, knowledge-base suggestions, escalation.
 - ``/console/supervisor``: the wallboard, the rota week grid per agent with coverage gaps, the Erlang C
-  staffing check, and a shift form.
+  staffing check, and a shift form; the queues (``/console/supervisor/queues``: live figures polled from
+  ``…/queues/figures``, open/close, a settings form per queue and its recent changes).
 - ``/console/events``: Server-Sent Events. The desk (agents) or the wallboard (supervisors) is rendered
   again every second and sent when it changed; htmx's SSE extension swaps it in.
 
@@ -36,6 +37,8 @@ from api.me import start_session
 from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
+from routing.queues import AtMaxWait, Strategy
+from routing.reports import queue_views
 from shifts.coverage import Staffing, coverage
 from shifts.staffing import Demand, Targets, staffing_check
 
@@ -222,6 +225,29 @@ def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
                     calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
     monday = monday_of(week or services.clock().date())
     return _page(request, "_rota.html", principal, rota=rota_week(services, monday, calls))
+
+
+def queue_list(services: Any) -> list[dict[str, Any]]:
+    """Each queue's settings and live figures (none while routing does not run in this process)."""
+    if services.routing is None:
+        return []
+    now = services.clock()
+    views: list[dict[str, Any]] = services.routing.routed(lambda acd: queue_views(acd, now))
+    return views
+
+
+@router.get("/console/supervisor/queues", response_class=HTMLResponse)
+def supervisor_queues(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
+    queues = queue_list(services)
+    log = services.routing_log
+    changes = {q["name"]: log.queue_changes(q["name"], 5) if log is not None else [] for q in queues}
+    return _page(request, "_queues.html", principal, queues=queues, changes=changes,
+                 strategies=[s.value for s in Strategy], at_max_wait=[a.value for a in AtMaxWait])
+
+
+@router.get("/console/supervisor/queues/figures", response_class=HTMLResponse)
+def supervisor_queue_figures(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
+    return _page(request, "_queue_figures.html", principal, queues=queue_list(services))
 
 
 # -- live updates --------------------------------------------------------------------------------------

@@ -91,6 +91,8 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/console/supervisor"): STAFF,
     ("GET", "/console/supervisor/wallboard"): STAFF,
     ("GET", "/console/supervisor/rota"): STAFF,
+    ("GET", "/console/supervisor/queues"): STAFF,
+    ("GET", "/console/supervisor/queues/figures"): STAFF,
     ("GET", "/console/events"): ANY,
     ("GET", "/static"): PUBLIC,
     ("GET", "/api/v1/users"): ADMIN,
