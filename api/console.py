@@ -237,11 +237,13 @@ def queue_list(services: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/console/supervisor/queues", response_class=HTMLResponse)
-def supervisor_queues(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
+def supervisor_queues(request: Request, principal: Staff, services: ServicesDep,
+                      opened: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
+    """The queues section; ``opened`` names the queue whose form stays open (the one just saved)."""
     queues = queue_list(services)
     log = services.routing_log
     changes = {q["name"]: log.queue_changes(q["name"], 5) if log is not None else [] for q in queues}
-    return _page(request, "_queues.html", principal, queues=queues, changes=changes,
+    return _page(request, "_queues.html", principal, queues=queues, changes=changes, opened=opened,
                  strategies=[s.value for s in Strategy], at_max_wait=[a.value for a in AtMaxWait])
 
 

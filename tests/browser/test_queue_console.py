@@ -84,7 +84,7 @@ def test_supervisor_tunes_a_queue_and_closes_another(browser: Any, routed_site: 
     assert (q.ring_timeout, q.strategy.value, q.announce_every) == (25.0, "ring-all", None)
     expect(page.locator("#queue-general .queue-changes")).to_contain_text("ring_timeout 15.0 → 25.0")
 
-    page.click("#queue-general summary")
+    expect(page.locator("#queue-general")).to_have_attribute("open", "")  # the saved form stays open
     form.locator("[name=overflow_to]").select_option("network")
     form.locator("button[type=submit]").click()
     expect(page.locator("#flash")).to_contain_text("422 queue 'general': overflowing to 'network' makes a loop")

@@ -128,7 +128,9 @@ def test_the_queues_section_shows_live_figures_and_edits_a_queue_through_its_for
     q = routing.acd.config.queue("general")
     assert (q.ring_timeout, q.strategy.value, q.announce_every) == (25.0, "round-robin", None)
 
-    section = client.get("/console/supervisor/queues").text
+    section = client.get("/console/supervisor/queues", params={"opened": "general"}).text
+    assert '<details class="queue-settings" id="queue-general" open>' in section
+    assert '<details class="queue-settings" id="queue-network">' in section
     again = form_body(section, "general")
     assert again["ring_timeout"] == "25" and again["strategy"] == "round-robin" and again["announce_every"] is None
     changes = re.search(r'<ul class="queue-changes">(.*?)</ul>', section, re.S).group(1)  # type: ignore[union-attr]
