@@ -3,7 +3,8 @@ opening and closing.
 
 ``GET /queues``, ``GET /queues/{name}``, ``GET /queues/{name}/metrics``, ``PATCH /queues/{name}`` (the
 settings a supervisor tunes), ``GET /queues/{name}/changes`` (the audit of those changes),
-``POST /queues/{name}/close`` and ``/open`` (kept and audited like any other change),
+``POST /queues/{name}/close`` and ``/open`` (kept and audited like any other change), ``POST
+/queues/{name}/reset`` (back to the queue file),
 ``POST /queue-calls/{call_id}/transfer``, ``GET /queue-log`` (the log of one call, or of a window). An
 unknown queue or call is 404; a setting the domain refuses is 422 with its sentence. Metrics and the log
 default to today (UTC) until now. Staff only (``api.app`` mounts the router so).
@@ -100,12 +101,13 @@ class QueueChangeOut(BaseModel):
     queue: str
     at: datetime
     by: str
+    action: str = Field(description="change, or reset (back to the queue file's settings)")
     before: dict[str, Any] = Field(description="The old values of the settings that changed.")
     after: dict[str, Any] = Field(description="Their new values.")
 
 
 def _change_out(change: QueueChange) -> QueueChangeOut:
-    return QueueChangeOut(id=change.id, queue=change.queue, at=change.at, by=change.by,
+    return QueueChangeOut(id=change.id, queue=change.queue, at=change.at, by=change.by, action=change.action,
                           before=dict(change.before), after=dict(change.after))
 
 
@@ -197,6 +199,19 @@ def queue_changes(name: str, services: ServicesDep,
     """Who changed which settings of the queue, when, with the old and new values; newest first."""
     _known(services, name)
     return [_change_out(c) for c in services.routing_log.queue_changes(name, limit)]
+
+
+@router.post("/queues/{name}/reset", response_model=QueueOut)
+def reset_queue(who: Staff, name: str, services: ServicesDep) -> dict[str, Any]:
+    """Back to the queue file's settings: every change made through the API is dropped (and the reset
+    audited); applied live like any change. 422 if the file's overflow would now loop through another
+    queue's changed settings."""
+    _known(services, name)
+    try:
+        services.routing.reset_queue(name, actor(who))
+    except ConfigError as error:
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
+    return get_queue(name, services)
 
 
 @router.post("/queues/{name}/close", response_model=QueueOut)

@@ -34,7 +34,14 @@ from routing.acd import (
 from routing.agents import AgentProfile, AgentState
 from routing.events import QueueEvent
 from routing.ports import CallRecorder, Journal, QueueSettingsStore, Transcriber
-from routing.queues import QueueChange, RoutingConfig, changed_settings, with_changes, with_overrides
+from routing.queues import (
+    QueueChange,
+    RoutingConfig,
+    changed_settings,
+    with_changes,
+    with_file_settings,
+    with_overrides,
+)
 from routing.speech import announcement
 from telephony.leg import Dialer, DialFailed, Leg, LegState
 from telephony.media import Bridge, LegReader, Player
@@ -75,6 +82,7 @@ class Distributor:
                  clock: Callable[[], datetime], settings: FlowSettings, journal: Journal | None = None,
                  seed: int = 0, queue_store: QueueSettingsStore | None = None) -> None:
         self.acd = Acd(config, seed=seed)
+        self._file_config = config  # the queue file's settings, before any supervisor's change
         self._queue_store = queue_store
         self._recorder = recorder
         self._transcriber = transcriber
@@ -245,6 +253,23 @@ class Distributor:
         log.info("routing.queue_changed", queue=queue, by=by, before=before, after=after)
         self._tick_wake.set()  # a new max wait, period or tier wait may be due sooner
         self._dispatch()  # new tiers, strategy or an opened queue may route a waiting call now
+        return change
+
+    def reset_queue(self, queue: str, by: str) -> QueueChange:
+        """``queue`` back to the queue file's settings: its overrides are dropped and the reset audited
+        (``action`` "reset"), then applied live under the same rule as any change. ``ConfigError`` when the
+        file's overflow would now make a loop with another queue's changed settings."""
+        with self._lock:
+            now = self._clock()
+            config = with_file_settings(self.acd.config, self._file_config, queue)
+            before, after = changed_settings(self.acd.config.queue(queue), config.queue(queue))
+            change = QueueChange(queue, now, by, before, after, action="reset")
+            if self._queue_store is not None:
+                change = self._queue_store.reset_queue_settings(change)
+            self.routed(lambda acd: acd.reconfigure(config, now))
+        log.info("routing.queue_reset", queue=queue, by=by, before=before, after=after)
+        self._tick_wake.set()
+        self._dispatch()
         return change
 
     def load_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> list[str]:

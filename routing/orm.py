@@ -55,6 +55,7 @@ queue_changes = Table(
     Column("queue", String(100), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("by", String(200), nullable=False),
+    Column("action", String(20), nullable=False),  # "change", or "reset" (back to the queue file)
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),
     Index("ix_queue_changes_queue_id", "queue", "id"),

@@ -330,6 +330,15 @@ def with_changes(config: RoutingConfig, name: str, changes: Mapping[str, Any]) -
     return replace(config, queues=queues)
 
 
+def with_file_settings(config: RoutingConfig, file: RoutingConfig, name: str) -> RoutingConfig:
+    """``config`` with queue ``name`` back to its settings in ``file`` (the queue file); ``ConfigError``
+    when that would make an overflow loop with other queues' changed settings."""
+    config.queue(name)
+    queues = {**config.queues, name: file.queue(name)}
+    check_overflows(queues)
+    return replace(config, queues=queues)
+
+
 def changed_settings(before: QueueSettings, after: QueueSettings) -> tuple[dict[str, Any], dict[str, Any]]:
     """The editable settings that differ, as (old values, new values); both empty when nothing changed."""
     old, new = queue_document(before), queue_document(after)
@@ -366,6 +375,7 @@ class QueueChange:
     before: Mapping[str, Any]
     after: Mapping[str, Any]
     id: int | None = None
+    action: str = "change"  # or "reset": back to the queue file's settings, the overrides dropped
 
 
 def _agents(raw: Any) -> dict[str, AgentSettings]:

@@ -10,11 +10,11 @@ store can be shared by threads.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, and_, cast, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, and_, cast, delete, func, insert, or_, select, update
 
 from routing import orm
 from routing.acd import PendingCallback
@@ -116,7 +116,7 @@ class RoutingStore:
     def record_queue_change(self, change: QueueChange) -> QueueChange:
         """Keep ``change`` (its new values join the queue's overrides) and audit it, in one transaction;
         returns it with its audit id."""
-        o, c = orm.queue_overrides, orm.queue_changes
+        o = orm.queue_overrides
         with self._engine.begin() as conn:
             current = conn.execute(select(o.c.settings).where(o.c.queue == change.queue)).scalar_one_or_none()
             values = {"settings": {**(current or {}), **change.after}, "updated_at": change.at,
@@ -125,12 +125,23 @@ class RoutingStore:
                 conn.execute(insert(o).values(queue=change.queue, **values))
             else:
                 conn.execute(update(o).where(o.c.queue == change.queue).values(**values))
-            key = conn.execute(insert(c).values(queue=change.queue, at=change.at, by=change.by,
-                                                before=dict(change.before), after=dict(change.after))
-                               ).inserted_primary_key
-            assert key is not None
-            new_id = key[0]
-        return QueueChange(change.queue, change.at, change.by, change.before, change.after, int(new_id))
+            new_id = self._audit_queue_change(conn, change)
+        return replace(change, id=new_id)
+
+    def reset_queue_settings(self, change: QueueChange) -> QueueChange:
+        """The queue is back to the queue file: its overrides go, the reset is audited (one transaction)."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(orm.queue_overrides).where(orm.queue_overrides.c.queue == change.queue))
+            new_id = self._audit_queue_change(conn, change)
+        return replace(change, id=new_id)
+
+    @staticmethod
+    def _audit_queue_change(conn: Connection, change: QueueChange) -> int:
+        key = conn.execute(insert(orm.queue_changes).values(
+            queue=change.queue, at=change.at, by=change.by, action=change.action, before=dict(change.before),
+            after=dict(change.after))).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def queue_overrides(self) -> dict[str, dict[str, Any]]:
         """The settings supervisors changed, per queue (``routing.queues.with_overrides`` applies them)."""
@@ -145,7 +156,7 @@ class RoutingStore:
         if queue is not None:
             query = query.where(c.c.queue == queue)
         with self._engine.connect() as conn:
-            return [QueueChange(r.queue, r.at, r.by, dict(r.before), dict(r.after), r.id)
+            return [QueueChange(r.queue, r.at, r.by, dict(r.before), dict(r.after), r.id, r.action)
                     for r in conn.execute(query)]
 
     # --- restart -----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(100), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("by", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
         sa.Column("before", sa.JSON(), nullable=False),
         sa.Column("after", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_queue_changes"),

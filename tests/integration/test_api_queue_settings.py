@@ -165,3 +165,36 @@ def test_closing_and_opening_are_kept_and_audited(running: Any) -> None:
     third = Running(engine)
     assert not third.distributor.acd.is_closed("network")
     third.distributor.stop()
+
+
+def test_a_reset_goes_back_to_the_queue_file_and_survives_a_restart(running: Any) -> None:
+    first, engine = running
+    assert first.client.patch("/api/v1/queues/network", json={"ring_timeout": 40, "wrap_up": 5}).status_code == 200
+    assert first.client.post("/api/v1/queues/network/close").status_code == 200
+    r = first.client.post("/api/v1/queues/network/reset")
+    assert r.status_code == 200, r.text
+    file = default_config().queue("network")
+    assert first.distributor.acd.config.queue("network") == file and not first.distributor.acd.is_closed("network")
+    assert r.json()["settings"]["ring_timeout"] == file.ring_timeout
+    newest = first.client.get("/api/v1/queues/network/changes").json()[0]
+    assert (newest["action"], newest["by"]) == ("reset", "sue")
+    assert newest["before"] == {"ring_timeout": 40.0, "wrap_up": 5.0, "closed": True}
+    assert newest["after"] == {"ring_timeout": file.ring_timeout, "wrap_up": file.wrap_up, "closed": False}
+    assert first.store.queue_overrides() == {}
+    assert first.client.post("/api/v1/queues/nope/reset").status_code == 404
+    first.distributor.stop()
+    again = Running(engine)
+    assert again.distributor.acd.config.queue("network") == file
+    again.distributor.stop()
+
+
+def test_a_reset_that_would_make_an_overflow_loop_is_refused(running: Any) -> None:
+    first, _ = running
+    # general now overflows to network; network's file setting overflows back to general
+    assert first.client.patch("/api/v1/queues/network", json={"overflow_to": None}).status_code == 200
+    assert first.client.patch("/api/v1/queues/general", json={"overflow_to": "network"}).status_code == 200
+    r = first.client.post("/api/v1/queues/network/reset")
+    assert r.status_code == 422 and "makes a loop" in r.json()["detail"]
+    assert first.distributor.acd.config.queue("network").overflow_to is None
+    assert first.client.get("/api/v1/queues/network/changes").json()[0]["action"] == "change"
+    first.distributor.stop()

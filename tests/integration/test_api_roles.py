@@ -105,6 +105,7 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/queues/{name}/metrics"): STAFF,
     ("PATCH", "/api/v1/queues/{name}"): STAFF,
     ("GET", "/api/v1/queues/{name}/changes"): STAFF,
+    ("POST", "/api/v1/queues/{name}/reset"): STAFF,
     ("POST", "/api/v1/queues/{name}/close"): STAFF,
     ("POST", "/api/v1/queues/{name}/open"): STAFF,
     ("GET", "/api/v1/queue-log"): STAFF,

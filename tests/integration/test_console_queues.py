@@ -136,6 +136,13 @@ def test_the_queues_section_shows_live_figures_and_edits_a_queue_through_its_for
     changes = re.search(r'<ul class="queue-changes">(.*?)</ul>', section, re.S).group(1)  # type: ignore[union-attr]
     assert "sue" in changes and "ring_timeout 15.0 → 25.0" in changes
 
+    assert 'hx-post="/api/v1/queues/general/reset"' in section
+    assert client.post("/api/v1/queues/general/reset", headers=csrf).status_code == 200
+    assert routing.acd.config.queue("general") == default_config().queue("general")
+    section = client.get("/console/supervisor/queues").text
+    reset = re.search(r"<li>[^<]*sue \(back to the queue file\): [^<]*</li>", section)
+    assert reset is not None and "ring_timeout 25.0 → 15.0" in reset.group(0)
+
     closed = client.post("/api/v1/queues/network/close", headers=csrf)
     assert closed.status_code == 200
     figures = client.get("/console/supervisor/queues/figures").text

@@ -4,6 +4,7 @@ command with a fake store, and a ring under way finishing under its old timeout 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -226,7 +227,10 @@ class FakeStore:
         if self.fail:
             raise OSError("the database is down")
         self.changes.append(change)
-        return QueueChange(change.queue, change.at, change.by, change.before, change.after, len(self.changes))
+        return dataclasses.replace(change, id=len(self.changes))
+
+    def reset_queue_settings(self, change: QueueChange) -> QueueChange:
+        return self.record_queue_change(change)
 
 
 def flow(store: FakeStore, ring_timeout: float = 15.0) -> Distributor:
@@ -250,6 +254,18 @@ def test_an_edit_is_kept_audited_and_applied_and_a_refused_one_touches_nothing()
     with pytest.raises(ConfigError, match="overflow to itself"):
         distributor.edit_queue("general", {"overflow_to": "general", "wrap_up": 9}, "sue")
     assert len(store.changes) == 1 and distributor.acd.config.queue("general").wrap_up == 0.0
+
+
+def test_a_reset_takes_the_queue_back_to_the_file_and_says_so_in_the_audit() -> None:
+    store = FakeStore()
+    distributor = flow(store)
+    distributor.edit_queue("general", {"ring_timeout": 20, "closed": True}, "sue")
+    reset = distributor.reset_queue("general", "bob")
+    assert (reset.action, dict(reset.before), dict(reset.after)) == (
+        "reset", {"ring_timeout": 20.0, "closed": True}, {"ring_timeout": 15.0, "closed": False})
+    assert distributor.acd.config.queue("general").ring_timeout == 15.0
+    assert not distributor.acd.is_closed("general")
+    assert [c.action for c in store.changes] == ["change", "reset"]
 
 
 def test_a_change_the_store_cannot_keep_is_not_applied() -> None:
