@@ -5,10 +5,11 @@
 - ``/console/agent``: the agent's desk (state, the call ringing or in progress with the caller's number,
   the wrap-up timer), their open and past cases, the case form, knowledge-base suggestions, escalation.
 - ``/console/supervisor``: the wallboard, the rota week grid per agent with coverage gaps, the Erlang C
-  staffing check, and a shift form; the queues (``/console/supervisor/queues``: live figures polled from
-  ``…/queues/figures``, open/close, a settings form per queue and its recent changes).
+  staffing check, and a shift form.
 - ``/console/events``: Server-Sent Events. The desk (agents) or the wallboard (supervisors) is rendered
   again every second and sent when it changed; htmx's SSE extension swaps it in.
+- ``/console/supervisor/queues``: the supervisor page's queues section: live figures (polled from
+  ``…/queues/figures``), open/close, a settings form per queue and its recent changes.
 
 Pages change data only through the JSON API (htmx posts JSON with the session's ``X-CSRF-Token``), so the
 rules and the role checks are the API's. Fragments are plain GETs that return HTML.
@@ -219,14 +220,6 @@ def supervisor_wallboard(request: Request, principal: Staff, services: ServicesD
     return _page(request, "_wallboard.html", principal, board=current(request, services))
 
 
-@router.get("/console/supervisor/rota", response_class=HTMLResponse)
-def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
-                    week: Annotated[date | None, Query()] = None,
-                    calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
-    monday = monday_of(week or services.clock().date())
-    return _page(request, "_rota.html", principal, rota=rota_week(services, monday, calls))
-
-
 def queue_list(services: Any) -> list[dict[str, Any]]:
     """Each queue's settings and live figures (none while routing does not run in this process)."""
     if services.routing is None:
@@ -250,6 +243,14 @@ def supervisor_queues(request: Request, principal: Staff, services: ServicesDep,
 @router.get("/console/supervisor/queues/figures", response_class=HTMLResponse)
 def supervisor_queue_figures(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
     return _page(request, "_queue_figures.html", principal, queues=queue_list(services))
+
+
+@router.get("/console/supervisor/rota", response_class=HTMLResponse)
+def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
+                    week: Annotated[date | None, Query()] = None,
+                    calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
+    monday = monday_of(week or services.clock().date())
+    return _page(request, "_rota.html", principal, rota=rota_week(services, monday, calls))
 
 
 # -- live updates --------------------------------------------------------------------------------------

@@ -84,6 +84,10 @@ class QueueSettings:
                 return i
         return None
 
+    def document(self) -> dict[str, Any]:
+        """The settings a supervisor may change, as plain values (:func:`queue_document`)."""
+        return queue_document(self)
+
     def linear_rank(self, agent: AgentProfile) -> tuple[int, str]:
         for tier in self.tiers:
             if agent.extension in tier.extensions:
