@@ -9,6 +9,8 @@
   (charts as inline SVG, the rows, CSV links to the reports API).
 - ``/console/events``: Server-Sent Events. The desk (agents) or the wallboard (supervisors) is rendered
   again every second and sent when it changed; htmx's SSE extension swaps it in.
+- ``/console/supervisor/queues``: the supervisor page's queues section: live figures (polled from
+  ``…/queues/figures``), open/close, a settings form per queue and its recent changes.
 
 Pages change data only through the JSON API (htmx posts JSON with the session's ``X-CSRF-Token``), so the
 rules and the role checks are the API's. Fragments are plain GETs that return HTML.
@@ -40,6 +42,8 @@ from api.reports import IntervalReportOut, Minutes, intervals, local_midnight, s
 from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
+from routing.queues import AtMaxWait, Strategy
+from routing.reports import queue_views
 from shifts.coverage import Staffing, coverage
 from shifts.staffing import Demand, Targets, staffing_check
 
@@ -225,6 +229,31 @@ def supervisor_page(request: Request, principal: Staff, services: ServicesDep,
 @router.get("/console/supervisor/wallboard", response_class=HTMLResponse)
 def supervisor_wallboard(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
     return _page(request, "_wallboard.html", principal, board=current(request, services))
+
+
+def queue_list(services: Any) -> list[dict[str, Any]]:
+    """Each queue's settings and live figures (none while routing does not run in this process)."""
+    if services.routing is None:
+        return []
+    now = services.clock()
+    views: list[dict[str, Any]] = services.routing.routed(lambda acd: queue_views(acd, now))
+    return views
+
+
+@router.get("/console/supervisor/queues", response_class=HTMLResponse)
+def supervisor_queues(request: Request, principal: Staff, services: ServicesDep,
+                      opened: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
+    """The queues section; ``opened`` names the queue whose form stays open (the one just saved)."""
+    queues = queue_list(services)
+    log = services.routing_log
+    changes = {q["name"]: log.queue_changes(q["name"], 5) if log is not None else [] for q in queues}
+    return _page(request, "_queues.html", principal, queues=queues, changes=changes, opened=opened,
+                 strategies=[s.value for s in Strategy], at_max_wait=[a.value for a in AtMaxWait])
+
+
+@router.get("/console/supervisor/queues/figures", response_class=HTMLResponse)
+def supervisor_queue_figures(request: Request, principal: Staff, services: ServicesDep) -> HTMLResponse:
+    return _page(request, "_queue_figures.html", principal, queues=queue_list(services))
 
 
 @router.get("/console/supervisor/rota", response_class=HTMLResponse)

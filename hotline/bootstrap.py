@@ -247,9 +247,12 @@ class Service:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def recover(self) -> None:
-        """After a restart: routing takes back agent states and the callbacks still waiting, and the case
+        """After a restart: the queue settings supervisors changed go back on top of the queue file, routing
+        takes back agent states and the callbacks still waiting, and the case
         store ends every other call left open as interrupted. A waiting callback's call stays open on its
         case: the callback's completion (or failure) ends it with the truth."""
+        for problem in self.distributor.load_overrides(self.routing.queue_overrides()):
+            log.warning("routing.queue_override_ignored", problem=problem)
         recovered = self.routing.recover(self.clock())
         self.distributor.restore(recovered.states, recovered.callbacks, recovered.last_seq)
         pending = [c.call_id for c in recovered.callbacks]
@@ -395,7 +398,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
                               transcriber=transcriber, clock=clock,
                               settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames,
-                                                    rtp_timeout=settings.rtp_timeout or None), journal=routing)
+                                                    rtp_timeout=settings.rtp_timeout or None), journal=routing,
+                              queue_store=routing)
     kamailio = None
     if settings.start_kamailio:
         workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]

@@ -20,7 +20,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -268,8 +268,35 @@ class Acd:
         return self.config.queue(name)
 
     def set_closed(self, name: str, closed: bool) -> None:
-        self.queue(name)
+        q = self.queue(name)
+        self.config = replace(self.config, queues={**self.config.queues, name: replace(q, closed=closed)})
         (self._closed.add if closed else self._closed.discard)(name)
+
+    def reconfigure(self, config: RoutingConfig, now: datetime) -> None:
+        """Take new queue settings live (a supervisor's change), dropping no call. The rule:
+
+        - a waiting call keeps its place: it is never re-queued, and its time waited (for max wait and
+          tiers) still counts from when it entered its queue, so a shorter max wait can move it at the next
+          tick; a changed queue priority re-orders calls between queues, never within one;
+        - what is under way finishes under the settings it started with: a ringing agent rings out the old
+          ring timeout (the offer carries it), a wrap-up its old length, a retry delay already running its
+          old delay; everything decided from now on uses the new settings;
+        - a changed announcement period reschedules the next announcement of the calls waiting there
+          (one new period from now; none when switched off);
+        - closing a queue turns new callers away; the calls already in it stay.
+
+        The configuration must have the same queues (a queue is added or removed in the queue file)."""
+        if set(config.queues) != set(self.config.queues):
+            raise RoutingError("A live change keeps the same queues; add or remove queues in the queue file.")
+        old, self.config = self.config, config
+        self._closed = {q.name for q in config.queues.values() if q.closed}
+        if any(config.queues[n].priority != old.queues[n].priority for n in config.queues):
+            self._waiting.sort(key=lambda c: c.sort_key(self.queue(c.queue).priority))
+            self._keys = [c.sort_key(self.queue(c.queue).priority) for c in self._waiting]
+        for call in self._waiting:
+            period = config.queues[call.queue].announce_every
+            if period != old.queues[call.queue].announce_every:
+                call.next_announce = now + timedelta(seconds=period) if period else None
 
     def is_closed(self, name: str) -> bool:
         return name in self._closed

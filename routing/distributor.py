@@ -33,8 +33,15 @@ from routing.acd import (
 )
 from routing.agents import AgentProfile, AgentState
 from routing.events import QueueEvent
-from routing.ports import CallRecorder, Journal, Transcriber
-from routing.queues import RoutingConfig
+from routing.ports import CallRecorder, Journal, QueueSettingsStore, Transcriber
+from routing.queues import (
+    QueueChange,
+    RoutingConfig,
+    changed_settings,
+    with_changes,
+    with_file_settings,
+    with_overrides,
+)
 from routing.speech import announcement
 from telephony.leg import Dialer, DialFailed, Leg, LegState
 from telephony.media import Bridge, LegReader, Player
@@ -73,8 +80,10 @@ class _NoJournal:
 class Distributor:
     def __init__(self, *, config: RoutingConfig, recorder: CallRecorder, transcriber: Transcriber,
                  clock: Callable[[], datetime], settings: FlowSettings, journal: Journal | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, queue_store: QueueSettingsStore | None = None) -> None:
         self.acd = Acd(config, seed=seed)
+        self._file_config = config  # the queue file's settings, before any supervisor's change
+        self._queue_store = queue_store
         self._recorder = recorder
         self._transcriber = transcriber
         self._clock = clock
@@ -222,7 +231,54 @@ class Distributor:
         self._dispatch()
 
     def set_queue_closed(self, queue: str, closed: bool) -> None:
+        """Close or open ``queue`` in this process only (``edit_queue`` keeps and audits it)."""
         self.routed(lambda acd: acd.set_closed(queue, closed))
+
+    def edit_queue(self, queue: str, changes: Mapping[str, Any], by: str) -> QueueChange | None:
+        """A supervisor changes settings of ``queue``: validated (``ConfigError`` with one sentence, and
+        nothing changed), kept and audited by the queue store, then applied to the running ACD at once
+        under ``Acd.reconfigure``'s rule (no call dropped, what is under way finishes under the old
+        settings). None when the values are those in force (nothing is recorded). Runs under the routing
+        lock, so edits are applied in the order they are audited."""
+        with self._lock:
+            now = self._clock()
+            config = with_changes(self.acd.config, queue, changes)
+            before, after = changed_settings(self.acd.config.queue(queue), config.queue(queue))
+            if not after:
+                return None
+            change = QueueChange(queue, now, by, before, after)
+            if self._queue_store is not None:
+                change = self._queue_store.record_queue_change(change)
+            self.routed(lambda acd: acd.reconfigure(config, now))
+        log.info("routing.queue_changed", queue=queue, by=by, before=before, after=after)
+        self._tick_wake.set()  # a new max wait, period or tier wait may be due sooner
+        self._dispatch()  # new tiers, strategy or an opened queue may route a waiting call now
+        return change
+
+    def reset_queue(self, queue: str, by: str) -> QueueChange:
+        """``queue`` back to the queue file's settings: its overrides are dropped and the reset audited
+        (``action`` "reset"), then applied live under the same rule as any change. ``ConfigError`` when the
+        file's overflow would now make a loop with another queue's changed settings."""
+        with self._lock:
+            now = self._clock()
+            config = with_file_settings(self.acd.config, self._file_config, queue)
+            before, after = changed_settings(self.acd.config.queue(queue), config.queue(queue))
+            change = QueueChange(queue, now, by, before, after, action="reset")
+            if self._queue_store is not None:
+                change = self._queue_store.reset_queue_settings(change)
+            self.routed(lambda acd: acd.reconfigure(config, now))
+        log.info("routing.queue_reset", queue=queue, by=by, before=before, after=after)
+        self._tick_wake.set()
+        self._dispatch()
+        return change
+
+    def load_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """At start: the settings supervisors changed, on top of the queue file. Returns the sentences of
+        overrides left out because they no longer fit the file (the caller logs them)."""
+        with self._lock:
+            config, problems = with_overrides(self.acd.config, overrides)
+            self.routed(lambda acd: acd.reconfigure(config, self._clock()))
+        return problems
 
     # --- views -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from routing.agents import Transition
 from routing.events import QueueEvent
+from routing.queues import QueueChange
 
 
 class CallRecorder(Protocol):
@@ -44,3 +45,12 @@ class Journal(Protocol):
     batch for the next call: nothing is dropped."""
 
     def record(self, events: list[QueueEvent], transitions: list[Transition]) -> None: ...
+
+
+class QueueSettingsStore(Protocol):
+    """Keeps the queue settings supervisors change (so a restart keeps them) and audits each change. Raising
+    refuses the change: routing applies nothing."""
+
+    def record_queue_change(self, change: QueueChange) -> QueueChange: ...
+
+    def reset_queue_settings(self, change: QueueChange) -> QueueChange: ...

@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from routing.agents import AgentProfile, RoutingError
@@ -83,6 +84,10 @@ class QueueSettings:
                 return i
         return None
 
+    def document(self) -> dict[str, Any]:
+        """The settings a supervisor may change, as plain values (:func:`queue_document`)."""
+        return queue_document(self)
+
     def linear_rank(self, agent: AgentProfile) -> tuple[int, str]:
         for tier in self.tiers:
             if agent.extension in tier.extensions:
@@ -153,11 +158,18 @@ class RoutingConfig:
 _QUEUE_KEYS = {f for f in QueueSettings.__dataclass_fields__ if f != "name"}
 
 
+MAX_SECONDS = 86_400.0
+"""No time in the configuration is longer than a day (a larger one is a typing error, and a huge one would
+overflow the clock arithmetic)."""
+
+
 def _number(where: str, key: str, value: Any, *, minimum: float = 0.0, optional: bool = False) -> float | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < minimum:
-        raise ConfigError(f"{where}: {key} must be a number >= {minimum:g}, got {value!r}.")
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or not minimum <= value <= MAX_SECONDS):
+        raise ConfigError(f"{where}: {key} must be a number of seconds from {minimum:g} to {MAX_SECONDS:g}, "
+                          f"got {value!r}.")
     return float(value)
 
 
@@ -248,12 +260,9 @@ def parse_config(doc: Any) -> RoutingConfig:
     default = _text("configuration", "default_queue", doc.get("default_queue", next(iter(queues))))
     if default not in queues:
         raise ConfigError(f"default_queue {default!r} is not a queue.")
+    check_overflows(queues)
     seen: dict[str, str] = {}
     for q in queues.values():
-        if q.overflow_to is not None and q.overflow_to not in queues:
-            raise ConfigError(f"queue {q.name!r}: overflow_to {q.overflow_to!r} is not a queue.")
-        if q.overflow_to == q.name:
-            raise ConfigError(f"queue {q.name!r} cannot overflow to itself.")
         for n in q.numbers:
             if n in seen:
                 raise ConfigError(f"Number {n} enters both queue {seen[n]!r} and queue {q.name!r}.")
@@ -265,6 +274,112 @@ def parse_config(doc: Any) -> RoutingConfig:
     vip = {_text("vip", "number", k): _int("vip", f"priority of {k}", v, minimum=1) for k, v in raw_vip.items()}
     aht = _number("configuration", "default_handle_time", doc.get("default_handle_time", 180.0), minimum=1.0)
     return RoutingConfig(queues, default, menu, vip, aht or 180.0, _agents(doc.get("agents") or {}))
+
+
+def check_overflows(queues: Mapping[str, QueueSettings]) -> None:
+    """Every ``overflow_to`` names another queue, and no chain of overflows comes back to where it began (a
+    call would be passed round for ever)."""
+    for q in queues.values():
+        if q.overflow_to is None:
+            continue
+        if q.overflow_to not in queues:
+            raise ConfigError(f"queue {q.name!r}: overflow_to {q.overflow_to!r} is not a queue.")
+        if q.overflow_to == q.name:
+            raise ConfigError(f"queue {q.name!r} cannot overflow to itself.")
+        chain = [q.name]
+        target: str | None = q.overflow_to
+        while target is not None and target in queues:
+            if target in chain:
+                raise ConfigError(f"queue {q.name!r}: overflowing to {q.overflow_to!r} makes a loop "
+                                  f"({' -> '.join([*chain, target])}).")
+            chain.append(target)
+            target = queues[target].overflow_to
+
+
+# --- live changes by supervisors -----------------------------------------------------------------
+
+EDITABLE = frozenset(_QUEUE_KEYS - {"numbers", "category"})
+"""What a supervisor may change on a running queue. The dialled numbers and the category a number gives
+belong to the telephony plan and stay in the queue file."""
+
+
+def queue_document(q: QueueSettings) -> dict[str, Any]:
+    """The editable settings of ``q`` as plain values (what the API shows, the audit and the overrides
+    store); :func:`with_changes` reads the same form back."""
+    return {
+        "priority": q.priority, "strategy": q.strategy.value,
+        "tiers": [{"level": t.level, "skill": t.skill, "extensions": list(t.extensions)} for t in q.tiers],
+        "tier_wait": q.tier_wait, "escalate_when_none_free": q.escalate_when_none_free,
+        "ring_timeout": q.ring_timeout, "retry_delay": q.retry_delay, "wrap_up": q.wrap_up,
+        "max_misses": q.max_misses, "refusal_backoff": q.refusal_backoff, "max_wait": q.max_wait,
+        "at_max_wait": q.at_max_wait.value, "overflow_to": q.overflow_to, "join_empty": q.join_empty,
+        "leave_empty": q.leave_empty, "closed": q.closed, "announce_every": q.announce_every,
+        "service_level": q.service_level, "short_abandon": q.short_abandon,
+    }
+
+
+def with_changes(config: RoutingConfig, name: str, changes: Mapping[str, Any]) -> RoutingConfig:
+    """``config`` with the settings of queue ``name`` changed; :class:`ConfigError` with one sentence (and
+    ``config`` untouched) when a value is invalid or the overflows would point nowhere or loop."""
+    q = config.queue(name)
+    if not isinstance(changes, Mapping) or not changes:
+        raise ConfigError(f"queue {name!r}: give at least one setting to change.")
+    fixed = sorted(map(str, set(changes) - EDITABLE))
+    if fixed:
+        raise ConfigError(f"queue {name!r}: {', '.join(fixed)} cannot be changed here (the queue file holds "
+                          f"the numbers and categories); settings that can: {', '.join(sorted(EDITABLE))}.")
+    raw = {**queue_document(q), "numbers": list(q.numbers), "category": q.category, **changes}
+    queues = {**config.queues, name: _queue(name, raw)}
+    check_overflows(queues)
+    return replace(config, queues=queues)
+
+
+def with_file_settings(config: RoutingConfig, file: RoutingConfig, name: str) -> RoutingConfig:
+    """``config`` with queue ``name`` back to its settings in ``file`` (the queue file); ``ConfigError``
+    when that would make an overflow loop with other queues' changed settings."""
+    config.queue(name)
+    queues = {**config.queues, name: file.queue(name)}
+    check_overflows(queues)
+    return replace(config, queues=queues)
+
+
+def changed_settings(before: QueueSettings, after: QueueSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The editable settings that differ, as (old values, new values); both empty when nothing changed."""
+    old, new = queue_document(before), queue_document(after)
+    keys = [k for k in old if old[k] != new[k]]
+    return {k: old[k] for k in keys}, {k: new[k] for k in keys}
+
+
+def with_overrides(config: RoutingConfig, overrides: Mapping[str, Mapping[str, Any]]
+                   ) -> tuple[RoutingConfig, list[str]]:
+    """``config`` (the queue file) with the settings supervisors changed on top, queue by queue in name
+    order. An override that no longer fits the file (its queue is gone, or an overflow target went) is
+    left out; the sentences say which and why."""
+    problems: list[str] = []
+    for name in sorted(overrides):
+        if name not in config.queues:
+            problems.append(f"The changed settings of queue {name!r} are ignored: the queue file has no such "
+                            "queue.")
+            continue
+        try:
+            config = with_changes(config, name, overrides[name])
+        except ConfigError as error:
+            problems.append(f"The changed settings of queue {name!r} are ignored: {error}")
+    return config, problems
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    """One supervisor's change of a queue's settings: who, when, the old and the new values of what changed.
+    ``id`` is given by the store that keeps the audit."""
+
+    queue: str
+    at: datetime
+    by: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    id: int | None = None
+    action: str = "change"  # or "reset": back to the queue file's settings, the overrides dropped
 
 
 def _agents(raw: Any) -> dict[str, AgentSettings]:

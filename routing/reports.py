@@ -32,7 +32,7 @@ def queue_views(acd: Acd, now: datetime) -> list[dict[str, Any]]:
         "name": q.name, "numbers": list(q.numbers), "priority": q.priority, "strategy": q.strategy.value,
         "tiers": [{"level": t.level, "skill": t.skill, "extensions": list(t.extensions)} for t in q.tiers],
         "max_wait": q.max_wait, "at_max_wait": q.at_max_wait.value, "overflow_to": q.overflow_to,
-        "service_level_s": q.service_level, "live": live[q.name],
+        "service_level_s": q.service_level, "live": live[q.name], "settings": q.document(),
         "calls": [{"call_id": c.call_id, "position": i, "caller": c.caller, "priority": c.priority,
                    "waited": (now - c.arrived).total_seconds(), "ringing": sorted(c.ringing),
                    "callback": c.callback is not None, "category": c.category}

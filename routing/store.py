@@ -1,5 +1,6 @@
 """RoutingStore: the queue event log and the agents' transitions in the database, and what a restart
-needs back from them (agents' pauses, callbacks still waiting, calls a crash left open).
+needs back from them (agents' pauses, callbacks still waiting, calls a crash left open); and the queue
+settings supervisors changed, with the audit of every change.
 
 It is the ``routing.ports.Journal`` the distributor writes through: each batch in one transaction, so a
 batch is stored whole or not at all (and then sent again). Each method uses its own connection, so one
@@ -9,16 +10,17 @@ store can be shared by threads.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, and_, cast, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Integer, and_, cast, delete, func, insert, or_, select, update
 
 from routing import orm
 from routing.acd import PendingCallback
 from routing.agents import Action, AgentState, Transition
 from routing.events import TERMINAL, EventKind, QueueEvent
+from routing.queues import QueueChange
 
 _SHIFT_ACTIONS = (Action.SHIFT_START.value, Action.SHIFT_END.value)
 
@@ -109,6 +111,53 @@ class RoutingStore:
                 and_(t.c.at >= start, t.c.at < end), t.c.id.in_(before_state), t.c.id.in_(before_shift),
             )).order_by(t.c.at, t.c.id)).all()
         return [_transition(r) for r in rows]
+
+    # --- queue settings changed by supervisors --------------------------------------------------
+    def record_queue_change(self, change: QueueChange) -> QueueChange:
+        """Keep ``change`` (its new values join the queue's overrides) and audit it, in one transaction;
+        returns it with its audit id."""
+        o = orm.queue_overrides
+        with self._engine.begin() as conn:
+            current = conn.execute(select(o.c.settings).where(o.c.queue == change.queue)).scalar_one_or_none()
+            values = {"settings": {**(current or {}), **change.after}, "updated_at": change.at,
+                      "updated_by": change.by}
+            if current is None:
+                conn.execute(insert(o).values(queue=change.queue, **values))
+            else:
+                conn.execute(update(o).where(o.c.queue == change.queue).values(**values))
+            new_id = self._audit_queue_change(conn, change)
+        return replace(change, id=new_id)
+
+    def reset_queue_settings(self, change: QueueChange) -> QueueChange:
+        """The queue is back to the queue file: its overrides go, the reset is audited (one transaction)."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(orm.queue_overrides).where(orm.queue_overrides.c.queue == change.queue))
+            new_id = self._audit_queue_change(conn, change)
+        return replace(change, id=new_id)
+
+    @staticmethod
+    def _audit_queue_change(conn: Connection, change: QueueChange) -> int:
+        key = conn.execute(insert(orm.queue_changes).values(
+            queue=change.queue, at=change.at, by=change.by, action=change.action, before=dict(change.before),
+            after=dict(change.after))).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def queue_overrides(self) -> dict[str, dict[str, Any]]:
+        """The settings supervisors changed, per queue (``routing.queues.with_overrides`` applies them)."""
+        o = orm.queue_overrides
+        with self._engine.connect() as conn:
+            return {r.queue: dict(r.settings) for r in conn.execute(select(o.c.queue, o.c.settings))}
+
+    def queue_changes(self, queue: str | None = None, limit: int = 100) -> list[QueueChange]:
+        """The audit of settings changes, newest first; of one queue, or of all."""
+        c = orm.queue_changes
+        query = select(c).order_by(c.c.id.desc()).limit(limit)
+        if queue is not None:
+            query = query.where(c.c.queue == queue)
+        with self._engine.connect() as conn:
+            return [QueueChange(r.queue, r.at, r.by, dict(r.before), dict(r.after), r.id, r.action)
+                    for r in conn.execute(query)]
 
     # --- restart -----------------------------------------------------------------------------
     def recover(self, now: datetime) -> Recovered:

@@ -41,7 +41,7 @@ def test_migration_creates_exactly_the_tables_orm_py_describes(engine: Engine) -
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": only_ours})
         assert compare_metadata(context, metadata) == []
-    assert ours == {"queue_events", "agent_transitions"}
+    assert ours == {"queue_events", "agent_transitions", "queue_overrides", "queue_changes"}
 
 
 def test_the_log_reads_back_in_order_and_gives_the_same_metrics(engine: Engine) -> None:
