@@ -70,9 +70,10 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
     waiting = []
     for call in live.get("waiting", []):
         arrived = datetime.fromisoformat(call["arrived"]) if isinstance(call["arrived"], str) else call["arrived"]
+        ringing = call.get("ringing")  # routing lists every agent a call rings (ring-all rings several)
         waiting.append(WaitingOut(call_id=call["call_id"], arrived=arrived,
                                   waited_s=max(0.0, (now - arrived).total_seconds()),
-                                  ringing=call.get("ringing") or None))
+                                  ringing=(", ".join(ringing) if isinstance(ringing, list) else ringing) or None))
     agents = [AgentLiveOut(extension=a["extension"], name=names.get(a["extension"]), state=a["state"],
                            on_shift=bool(a.get("on_shift")), call_id=a.get("call_id"), since=a.get("since"),
                            pause_reason=a.get("pause_reason"))
