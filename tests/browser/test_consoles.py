@@ -3,6 +3,7 @@ case; a supervisor signs in, edits a shift and sees the grid change, and watches
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,9 +48,11 @@ def test_agent_sees_the_call_live_fills_and_closes_the_case(browser: Any, site: 
     expect(page.locator("#open-cases")).to_contain_text("Printer offline on floor 3")
     page.screenshot(path=str(ARTIFACTS / "console-agent.png"), full_page=True)
 
-    site.live["agents"] = [{"extension": "1001", "state": "available", "call_id": None, "on_shift": True}]
-    site.cases.call_ended("b1@pbx", datetime.now(UTC), "answered", "caller")
-    expect(page.locator(".wrap-up .timer")).to_be_visible()
+    ended = datetime.now(UTC)
+    site.cases.call_ended("b1@pbx", ended, "answered", "caller")
+    site.live["agents"] = [{"extension": "1001", "state": "wrap_up", "call_id": "b1@pbx", "on_shift": True,
+                            "since": ended.isoformat(), "wrap_until": (ended + timedelta(minutes=5)).isoformat()}]
+    expect(page.locator("#wrap-up-left")).to_have_text(re.compile(r"^4:5\d$"))  # routing's wrap-up end, counting down
 
     page.fill("[name=resolution]", "Spooler restarted; printing again")
     page.click("#close-case")
