@@ -30,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, forbidden
-from api.cases import check_case, scope
+from api.cases import case_texts, check_case, heard_in_case, scope
 from api.deps import ServicesDep
 from api.me import start_session
 from api.wallboard import current
@@ -187,17 +187,6 @@ def agent_cases(request: Request, principal: CurrentUser, services: ServicesDep)
     return _page(request, "_cases.html", principal, cases=_my_cases(services, principal))
 
 
-def live_words(hub: Any, call_id: str) -> list[str]:
-    """What a call in progress has said so far (its final segments), from the live transcript hub: the
-    stored transcript arrives only after the call, the suggestions are wanted during it."""
-    heard: list[Any] = []
-    subscription = hub.subscribe(call_id, heard.append) if hub is not None else None
-    if subscription is None:
-        return []
-    subscription.close()  # the replay of what was said so far was delivered during subscribe
-    return [event.segment.text for event in heard if event.kind == "final" and event.segment is not None]
-
-
 @router.get("/console/agent/cases/{case_id}", response_class=HTMLResponse)
 def agent_case(request: Request, case_id: int, principal: CurrentUser, services: ServicesDep) -> HTMLResponse:
     check_case(services.cases, principal, case_id)
@@ -205,10 +194,7 @@ def agent_case(request: Request, case_id: int, principal: CurrentUser, services:
         case = services.cases.get_case(case_id)
     except UnknownCase as error:
         return HTMLResponse(f"<p class='error'>{error}</p>", status_code=HTTPStatus.NOT_FOUND)
-    texts = [s.text for call in case.calls for s in call.segments]
-    texts += [text for call in case.calls if call.ended_at is None or not call.segments
-              for text in live_words(services.live_transcripts, call.sip_call_id)]
-    texts += [t for t in (case.subject, case.description, case.steps_taken) if t]
+    texts = case_texts(case, heard_in_case(services, case))  # during a call, with the words heard so far
     suggestions = services.articles.suggest(transcript_words(texts), 5) if services.articles is not None else []
     return _page(request, "_case.html", principal, case=case, suggestions=suggestions, priorities=list(Priority))
 

@@ -240,6 +240,15 @@ def test_the_desk_follows_a_call_then_counts_down_routings_wrap_up(world: Desk) 
                                         True))
     panel = world.agent.get(f"/console/agent/cases/{case_id}").text
     assert "VPN will not connect" in panel and "in progress: see the live transcript" in panel
+    suggested = world.agent.get(f"/api/v1/cases/{case_id}/suggestions").json()
+    assert [s["article"]["title"] for s in suggested] == ["VPN will not connect"]
+    # Escalated during the call, level 2 gets what has been said so far.
+    escalated = world.agent.post(f"/api/v1/cases/{case_id}/escalate", json={"reason": "certificate server"},
+                                 headers=headers).json()
+    assert escalated["notes"][-1]["text"] == (
+        "Escalated to level 2: certificate server\n\n"
+        f"Call d1@pbx from 5550142 at {start.isoformat()} (in progress; heard so far):\n"
+        "  [    1.0 s] caller: my vpn says certificate expired")
 
     ended = start + timedelta(seconds=63)
     world.clock.now = ended
