@@ -152,7 +152,7 @@ def desk(services: Any, principal: Principal) -> dict[str, Any]:
     call = current if current is not None and not wrapping and current.ended_at is None else None
     last = current if wrapping and current is not None else (
         services.cases.last_call_of(extension) if extension and call is None else None)
-    return {"extension": extension, "state": state, "on_shift": bool(me.get("on_shift")),
+    return {"now": now, "extension": extension, "state": state, "on_shift": bool(me.get("on_shift")),
             "known": bool(me), "since": since,
             "in_state": clock_text((now - since).total_seconds()) if since else None,
             "pause_reason": me.get("pause_reason") if state == "paused" else None,

@@ -50,12 +50,16 @@
     seconds = Math.max(0, Math.floor(seconds));
     return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
   }
+  // The server's clock minus this browser's, from the page's data-server-now (the instants come from the
+  // server; a browser clock a minute off would otherwise show a wrap-up a minute off).
+  let skew = 0;
+  function serverNow() { return Date.now() + skew; }
   function tick() {
     document.querySelectorAll(".timer[data-since]").forEach(function (el) {
-      el.textContent = clock((Date.now() - Date.parse(el.dataset.since)) / 1000);
+      el.textContent = clock((serverNow() - Date.parse(el.dataset.since)) / 1000);
     });
     document.querySelectorAll(".countdown[data-until]").forEach(function (el) {
-      el.textContent = clock((Date.parse(el.dataset.until) - Date.now()) / 1000);
+      el.textContent = clock((Date.parse(el.dataset.until) - serverNow()) / 1000);
     });
   }
 
@@ -146,5 +150,10 @@
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSwap", tick);
   document.addEventListener("htmx:afterSettle", followDesk);
-  document.addEventListener("DOMContentLoaded", followDesk);
+  document.addEventListener("DOMContentLoaded", function () {
+    const page = document.querySelector("[data-server-now]");
+    if (page) { skew = Date.parse(page.dataset.serverNow) - Date.now(); }
+    tick();
+    followDesk();
+  });
 })();

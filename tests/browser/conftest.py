@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,11 @@ class Site:
     accounts: AccountStore
     articles: ArticleStore
     live: dict[str, Any] = field(default_factory=lambda: {"waiting": [], "agents": [], "live_calls": 0})
+    skew: timedelta = timedelta(0)
+    """How far the server's clock is ahead of the browser's (the consoles' timers must not care)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.skew
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def site(engine: Engine) -> Iterator[Site]:
     port = free_port(socket.SOCK_STREAM)
     state = Site(f"http://127.0.0.1:{port}", cases, rota, accounts, articles)
     app = create_app(Services(cases=cases, rota=rota, accounts=accounts, articles=articles,
-                              live=lambda: state.live))
+                              live=lambda: state.live, clock=state.now))
     # Open event streams are cut after 2 s at shutdown (a browser may still hold one).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=2))

@@ -185,6 +185,7 @@ def test_the_desk_shows_the_state_its_time_and_the_pause_reason_and_agents_chang
     headers = csrf_of(page)
     assert 'id="agent-state">available<' in page
     assert f'data-since="{NOW.isoformat()}">0:00<' in page
+    assert f'data-server-now="{NOW.isoformat()}"' in page  # the browser's timers run on the server's clock
     for control in ('hx-post="/api/v1/agents/1001/available"', 'hx-post="/api/v1/agents/1001/pause"',
                     'hx-post="/api/v1/agents/1001/logout"', "<option>lunch</option>", "<option>back-office</option>"):
         assert control in page
