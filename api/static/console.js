@@ -124,6 +124,7 @@
     });
     source.addEventListener("end", function () {
       source.close();
+      Object.values(partials).forEach(function (li) { li.remove(); });  // guesses no final confirmed
       status.textContent = "call ended · transcript on case #" + caseId;
       refreshCasePart(caseId, "case-transcript", 60);
     });

@@ -98,6 +98,8 @@ def test_agent_goes_available_takes_a_call_follows_its_live_transcript_and_close
         transcript = page.locator("#live-transcript")
         expect(transcript.locator("li.agent:not(.partial)").first).to_contain_text("morning", timeout=30_000)
         expect(transcript.locator("li.caller:not(.partial)").first).to_contain_text("printer", timeout=30_000)
+        for speaker in ("caller", "agent"):  # partials (every 0.5 s) replace each other: one line at most
+            assert transcript.locator(f"li.{speaker}.partial").count() <= 1
         expect(page.locator("#live-status")).to_contain_text("live")
         expect(page.locator("#suggestions")).to_contain_text("Printer shows offline")  # from the words heard
         page.fill("#case-form [name=category]", "printing")
