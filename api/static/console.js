@@ -67,7 +67,8 @@
   // The desk names the call to follow (data-follow-call: the call in progress, then in wrap-up the call
   // just ended). A new call id closes the old stream and opens one for it; the same id (every re-render of
   // the desk) changes nothing; no id leaves the last transcript on show. Finals are appended, each
-  // speaker's partial line is replaced, and the stream is closed at "end".
+  // speaker's partial line is replaced, and the stream is closed at "end". A new call also opens its case
+  // in the case panel when no case is open there.
   let live = null;
 
   function line(segment, partial) {
@@ -139,6 +140,10 @@
     const desk = document.querySelector("#desk [data-follow-call]");
     if (desk && (!live || live.callId !== desk.dataset.followCall)) {
       follow(desk.dataset.followCall, desk.dataset.followCase);
+      // A new call: its case comes up to be filled in, unless the agent is working on a case already.
+      if (!document.querySelector("#case [id^='case-']")) {
+        htmx.ajax("GET", "/console/agent/cases/" + desk.dataset.followCase, {target: "#case"});
+      }
     }
   }
 

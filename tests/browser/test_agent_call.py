@@ -92,8 +92,8 @@ def test_agent_goes_available_takes_a_call_follows_its_live_transcript_and_close
         page.click("#go-paused")
         expect(page.locator("#flash")).to_have_text("409 Agent 1001 cannot pause while on_call.")
 
-        # The case, opened from the desk during the call, and the call's live transcript beside it.
-        page.click("#call-case")
+        # The call's case comes up by itself once the call is answered, and its live transcript beside it.
+        expect(page.locator("#case h2")).to_contain_text("5550177 · open")
         expect(page.locator("#case-transcript")).to_contain_text("in progress: see the live transcript")
         transcript = page.locator("#live-transcript")
         expect(transcript.locator("li.agent:not(.partial)").first).to_contain_text("morning", timeout=30_000)

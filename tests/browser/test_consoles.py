@@ -38,7 +38,7 @@ def test_agent_sees_the_call_live_fills_and_closes_the_case(browser: Any, site: 
 
     expect(page.locator("#caller-number")).to_have_text("5550199")  # pushed over SSE, no reload
     expect(page.locator("#agent-state")).to_have_text("on_call")
-    page.click("#incoming-call a")
+    expect(page.locator("#case h2")).to_contain_text("5550199 · open")  # the call's case came up by itself
     expect(page.locator("#suggestions")).to_contain_text("Printer shows offline")
     page.fill("#case-form [name=category]", "printing")
     page.fill("#case-form [name=subject]", "Printer offline on floor 3")
