@@ -2,8 +2,10 @@
 
 - ``/login`` and ``/logout``: the sign-in form (a double-submit CSRF cookie guards it) sets the session
   cookie of ``api.auth``; signing out revokes the session.
-- ``/console/agent``: the agent's desk (state, the call ringing or in progress with the caller's number,
-  the wrap-up timer), their open and past cases, the case form, knowledge-base suggestions, escalation.
+- ``/console/agent``: the agent's desk (state and time in it, pause reason, the call ringing or in progress
+  with the caller's number, the wrap-up countdown), the state buttons (available, pause with a reason, log
+  out: the agents API), the live transcript of the call (``static/console.js`` follows the SSE of
+  ``api.live``), their open and past cases, the case form, knowledge-base suggestions, escalation.
 - ``/console/supervisor``: the wallboard, the rota week grid per agent with coverage gaps, the Erlang C
   staffing check, and a shift form.
 - ``/console/events``: Server-Sent Events. The desk (agents) or the wallboard (supervisors) is rendered
