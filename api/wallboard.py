@@ -1,10 +1,9 @@
 """``GET /wallboard``: the floor at a glance for supervisors: calls waiting and the longest wait, agents
 by state, and today's calls (service level, abandoned, waits) from the call records.
 
-The live part comes from ``Services.live`` (today ``routing.Distributor.snapshot``: waiting calls and
-agent states). The routing ACD's richer agent states (time in state, pause reason) and per-queue figures
-slot in through the same hook: the keys ``since`` and ``pause_reason`` of an agent, and ``queues``, are read
-when present.
+The live part comes from ``Services.live`` (``routing.Distributor.snapshot``: waiting calls, agent states,
+and per queue the figures of ``routing.acd.ACD.queue_stats``). An agent's ``since`` and ``pause_reason`` are
+read when present.
 """
 
 from __future__ import annotations
@@ -39,7 +38,19 @@ class WaitingOut(BaseModel):
     call_id: str
     arrived: datetime
     waited_s: float
-    ringing: str | None = None
+    ringing: list[str] = []
+    """The agents whose phones ring for it now."""
+
+
+class QueueLiveOut(BaseModel):
+    name: str
+    waiting: int
+    callbacks_waiting: int
+    longest_wait: float
+    staffed: int
+    available: int
+    on_call: int
+    closed: bool
 
 
 class WallboardOut(BaseModel):
@@ -51,8 +62,8 @@ class WallboardOut(BaseModel):
     agents: list[AgentLiveOut]
     today: CallStats
     service_level_threshold_s: float
-    queues: list[dict[str, Any]]
-    """Per-queue figures once the routing ACD provides them; empty until then."""
+    queues: list[QueueLiveOut]
+    """Each queue now: calls waiting, longest wait, agents available and on call, closed or open."""
 
 
 def day_start(now: datetime) -> datetime:
@@ -70,10 +81,9 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
     waiting = []
     for call in live.get("waiting", []):
         arrived = datetime.fromisoformat(call["arrived"]) if isinstance(call["arrived"], str) else call["arrived"]
-        ringing = call.get("ringing")  # routing lists every agent a call rings (ring-all rings several)
         waiting.append(WaitingOut(call_id=call["call_id"], arrived=arrived,
                                   waited_s=max(0.0, (now - arrived).total_seconds()),
-                                  ringing=(", ".join(ringing) if isinstance(ringing, list) else ringing) or None))
+                                  ringing=list(call.get("ringing") or [])))
     agents = [AgentLiveOut(extension=a["extension"], name=names.get(a["extension"]), state=a["state"],
                            on_shift=bool(a.get("on_shift")), call_id=a.get("call_id"), since=a.get("since"),
                            pause_reason=a.get("pause_reason"))
@@ -84,7 +94,7 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
         live_calls=int(live.get("live_calls", 0)), waiting=waiting, agents=agents,
         today=stats, service_level_threshold_s=threshold.total_seconds(),
-        queues=list(live.get("queues", [])),
+        queues=[QueueLiveOut(name=name, **figures) for name, figures in live.get("queues", {}).items()],
     )
 
 

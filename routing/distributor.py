@@ -228,8 +228,8 @@ class Distributor:
     def snapshot(self) -> dict[str, Any]:
         """What the consoles show live: the waiting calls, each agent's state with ``since`` (ISO 8601, when
         the state began), ``pause_reason`` (while paused, else None) and ``wrap_until`` (ISO 8601, when
-        wrap-up ends by itself; None outside wrap-up), each queue's live figures with its ``name``, and the
-        number of calls in progress."""
+        wrap-up ends by itself; None outside wrap-up), each queue's live figures by name, and the number of
+        calls in progress."""
         with self._lock:
             now = self._clock()
             return {
@@ -237,7 +237,7 @@ class Distributor:
                              "ringing": sorted(c.ringing), "callback": c.callback is not None}
                             for c in self.acd.waiting()],
                 "agents": [_agent_view(a, a.extension in self.acd.on_shift) for a in self.acd.agents()],
-                "queues": [{"name": name, **figures} for name, figures in self.acd.queue_stats(now).items()],
+                "queues": self.acd.queue_stats(now),
                 "live_calls": len(self._live),
             }
 

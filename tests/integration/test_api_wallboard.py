@@ -11,6 +11,11 @@ from sqlalchemy import Engine
 from api.app import create_app
 from api.deps import Services
 from cases.store import CaseStore
+from hotline.bootstrap import CaseRecorder
+from routing.agents import AgentProfile
+from routing.distributor import Distributor, FlowSettings
+from routing.queuefile import default_config
+from routing.store import RoutingStore
 from shifts.rota import Agent
 from shifts.store import RotaStore
 from tests.api_auth import sign_in_as, user
@@ -33,7 +38,7 @@ def test_wallboard_shows_waiting_calls_agents_and_todays_figures(engine: Engine)
     cases.call_queued("b@pbx", NOW - timedelta(minutes=10))
     cases.call_ended("b@pbx", NOW - timedelta(minutes=9), "abandoned", "caller")
 
-    live = {"waiting": [{"call_id": "w@pbx", "arrived": (NOW - timedelta(seconds=42)).isoformat(), "ringing": None}],
+    live = {"waiting": [{"call_id": "w@pbx", "arrived": (NOW - timedelta(seconds=42)).isoformat(), "ringing": []}],
             "agents": [{"extension": "1001", "state": "on_call", "call_id": "x@pbx", "on_shift": True}],
             "live_calls": 2}
     app = create_app(Services(cases=cases, rota=rota, live=lambda: live, clock=lambda: NOW))
@@ -48,3 +53,29 @@ def test_wallboard_shows_waiting_calls_agents_and_todays_figures(engine: Engine)
 
     sign_in_as(app, user("agent", extension="1001"))
     assert client.get("/api/v1/wallboard").status_code == 403
+
+
+def test_wallboard_reads_the_real_routing_snapshot(engine: Engine) -> None:
+    """The live part from the real distributor (not a dict shaped like it): queues, a waiting call, agents."""
+    cases, rota = CaseStore(engine), RotaStore(engine)
+    clock = {"now": NOW}
+    routing = Distributor(config=default_config(), recorder=CaseRecorder(cases), transcriber=None,  # type: ignore[arg-type]
+                          clock=lambda: clock["now"], settings=FlowSettings(), journal=RoutingStore(engine))
+    try:
+        routing.update_rota([AgentProfile("1001", 1), AgentProfile("1002", 1)], ["1001", "1002"])
+        routing.pause("1001", "lunch", "test")
+        routing.routed(lambda acd: acd.enqueue("w@pbx", "general", NOW - timedelta(seconds=30)))
+        routing.routed(lambda acd: acd.assign(NOW))  # 1002 rings for it
+        app = create_app(Services(cases=cases, rota=rota, routing=routing, live=routing.snapshot,
+                                  clock=lambda: clock["now"]))
+        board = TestClient(sign_in_as(app, user("supervisor"))).get("/api/v1/wallboard")
+        assert board.status_code == 200, board.text
+        body = board.json()
+        queues = {q["name"]: q for q in body["queues"]}
+        assert set(queues) == {"general", "network", "applications"}
+        assert (queues["general"]["waiting"], queues["general"]["longest_wait"]) == (1, 30.0)
+        assert (body["calls_waiting"], body["longest_wait_s"]) == (1, 30.0)
+        assert body["waiting"][0]["ringing"] == ["1002"]
+        assert [(a["extension"], a["state"]) for a in body["agents"]] == [("1001", "paused"), ("1002", "ringing")]
+    finally:
+        routing.stop()
