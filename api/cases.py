@@ -1,6 +1,7 @@
 """The cases API: list (filters, pagination, full-text search over transcripts), show, open, edit, notes,
 escalate to level 2 (the transcript attached), close with a resolution, knowledge-base suggestions; and a
-call by its SIP Call-ID.
+call by its SIP Call-ID. For a call still in progress, whose transcript is stored only after it ends, the
+escalation note and the suggestions use what the live transcript has heard so far.
 
 Agents see and change only the cases they work (they opened it or answered one of its calls); any other
 case is 404 to them, exactly like a missing one. Supervisors and admins see every case.
@@ -8,7 +9,7 @@ case is 404 to them, exactly like a missing one. Supervisors and admins see ever
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
@@ -35,6 +36,7 @@ from cases.model import (
     NoteView,
     OpenCaseExists,
     Priority,
+    SegmentInput,
     Speaker,
     TranscriptStatus,
     UnknownCall,
@@ -75,10 +77,39 @@ class CaseWork(CaseReads, Protocol):
 
     def add_note(self, case_id: int, at: datetime, author: str, text: str) -> NoteView: ...
 
-    def escalate(self, case_id: int, at: datetime, author: str, reason: str) -> NoteView: ...
+    def escalate(self, case_id: int, at: datetime, author: str, reason: str,
+                 heard: Mapping[str, Sequence[SegmentInput]] | None = None) -> NoteView: ...
 
     def close_case(self, case_id: int, at: datetime, resolution: str | None = None,
                    author: str = "system") -> bool: ...
+
+
+def heard_so_far(hub: Any, call_id: str) -> list[SegmentInput]:
+    """The final segments a call in progress has produced so far, from the live transcript hub
+    (``transcription.live.LiveTranscripts``, which replays them to a new subscriber): its stored transcript
+    comes only after the call."""
+    events: list[Any] = []
+    subscription = hub.subscribe(call_id, events.append) if hub is not None else None
+    if subscription is None:
+        return []
+    subscription.close()  # the replay was delivered during subscribe
+    return [SegmentInput(e.segment.speaker, e.segment.start, e.segment.end, e.segment.text)
+            for e in events if e.kind == "final" and e.segment is not None]
+
+
+def heard_in_case(services: Any, case: CaseDetail) -> dict[str, list[SegmentInput]]:
+    """What each call of the case without a stored transcript has said so far (a call in progress)."""
+    heard = {call.sip_call_id: heard_so_far(services.live_transcripts, call.sip_call_id)
+             for call in case.calls if not call.segments}
+    return {call_id: segments for call_id, segments in heard.items() if segments}
+
+
+def case_texts(case: CaseDetail, heard: Mapping[str, Sequence[SegmentInput]]) -> list[str]:
+    """The words a case's suggestions come from: its transcripts (stored, or heard so far), subject,
+    description and steps taken."""
+    texts = [s.text for call in case.calls for s in call.segments]
+    texts += [s.text for segments in heard.values() for s in segments]
+    return texts + [t for t in (case.subject, case.description, case.steps_taken) if t]
 
 
 def get_case_reads(services: ServicesDep) -> CaseWork:
@@ -338,7 +369,8 @@ def escalate(case_id: RowId, body: EscalateIn, cases: CasesDep, principal: Curre
              services: ServicesDep) -> CaseDetailOut:
     check_case(cases, principal, case_id)
     with _errors():
-        cases.escalate(case_id, services.clock(), actor(principal), body.reason)
+        heard = heard_in_case(services, cases.get_case(case_id))
+        cases.escalate(case_id, services.clock(), actor(principal), body.reason, heard=heard)
     return _detail(cases, case_id)
 
 
@@ -356,12 +388,11 @@ def close_case(case_id: RowId, body: CloseIn, cases: CasesDep, principal: Curren
 @router.get("/cases/{case_id}/suggestions", response_model=list[SuggestionOut], responses=error_responses(404),
             summary="Knowledge-base articles the case's transcripts, subject and description suggest")
 def case_suggestions(case_id: RowId, cases: CasesDep, principal: CurrentUser, articles: ArticlesDep,
-                     limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[SuggestionOut]:
+                     services: ServicesDep, limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[SuggestionOut]:
     check_case(cases, principal, case_id)
     with _errors():
         case = cases.get_case(case_id)
-    texts = [s.text for call in case.calls for s in call.segments]
-    texts += [t for t in (case.subject, case.description, case.steps_taken) if t]
+    texts = case_texts(case, heard_in_case(services, case))
     return suggestion_out(articles.suggest(transcript_words(texts), limit))
 
 

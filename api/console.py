@@ -2,8 +2,10 @@
 
 - ``/login`` and ``/logout``: the sign-in form (a double-submit CSRF cookie guards it) sets the session
   cookie of ``api.auth``; signing out revokes the session.
-- ``/console/agent``: the agent's desk (state, the call ringing or in progress with the caller's number,
-  the wrap-up timer), their open and past cases, the case form, knowledge-base suggestions, escalation.
+- ``/console/agent``: the agent's desk (state and time in it, pause reason, the call ringing or in progress
+  with the caller's number, the wrap-up countdown), the state buttons (available, pause with a reason, log
+  out: the agents API), the live transcript of the call (``static/console.js`` follows the SSE of
+  ``api.live``), their open and past cases, the case form, knowledge-base suggestions, escalation.
 - ``/console/supervisor``: the wallboard, the rota week grid per agent with coverage gaps, the Erlang C
   staffing check, and a shift form. ``/console/supervisor/reports``: calls per interval over chosen days
   (charts as inline SVG, the rows, CSV links to the reports API).
@@ -34,7 +36,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, check_password, forbidden
-from api.cases import check_case, scope
+from api.cases import case_texts, check_case, heard_in_case, scope
 from api.charts import Chart, Series, bar_chart
 from api.deps import RowId, ServicesDep
 from api.me import start_session
@@ -125,34 +127,64 @@ def console(principal: CurrentUser) -> RedirectResponse:
 # -- agent ---------------------------------------------------------------------------------------------
 
 
+PAUSE_REASONS = ("break", "lunch", "training", "back-office", "meeting")
+"""The usual pause reasons the desk offers (an agent may also type their own)."""
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def clock_text(seconds: float) -> str:
+    """``m:ss`` as the console's timers show it (they run on from there in the browser)."""
+    whole = max(0, int(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def desk(services: Any, principal: Principal) -> dict[str, Any]:
-    """What the agent's desk shows: live state, the call ringing or in progress, the wrap-up clock."""
+    """What the agent's desk shows, from routing's snapshot: the state and how long it has lasted, the pause
+    reason, the call ringing or in progress with the caller's number, and in wrap-up the time left until
+    routing ends it (its ``wrap_until``), with the last call's case."""
     extension = principal.user.extension
+    now: datetime = services.clock()
     live: dict[str, Any] = services.live() or {}
-    me = next((a for a in live.get("agents", []) if a.get("extension") == extension), None)
-    call = None
-    call_id = me.get("call_id") if me else None
-    if call_id is None:
-        ringing = next((w for w in live.get("waiting", []) if extension and extension in (w.get("ringing") or ())),
-                       None)
+    me: dict[str, Any] = next((a for a in live.get("agents", []) if extension and a.get("extension") == extension),
+                              {})
+    state = str(me.get("state", "offline"))
+    call_id = me.get("call_id")
+    if call_id is None and extension:
+        ringing = next((w for w in live.get("waiting", []) if extension in (w.get("ringing") or ())), None)
         call_id = ringing["call_id"] if ringing else None
+    current = None
     if call_id is not None:
         try:
-            call = services.cases.get_call(call_id)
+            current = services.cases.get_call(call_id)
         except LookupError:
-            call = None
-    last = services.cases.last_call_of(extension) if extension else None
-    wrap_up_since = last.ended_at if last is not None and call is None and last.ended_at is not None else None
-    return {"extension": extension, "state": (me or {}).get("state", "offline"),
-            "on_shift": bool(me and me.get("on_shift")), "pause_reason": (me or {}).get("pause_reason"),
-            "call": call, "wrap_up_since": wrap_up_since, "last_call": last,
-            "states_hook": services.agent_states is not None}
+            current = None
+    since, wrap_until = _instant(me.get("since")), _instant(me.get("wrap_until"))
+    wrapping = state == "wrap_up"
+    call = current if current is not None and not wrapping and current.ended_at is None else None
+    last = current if wrapping and current is not None else (
+        services.cases.last_call_of(extension) if extension and call is None else None)
+    return {"now": now, "extension": extension, "state": state, "on_shift": bool(me.get("on_shift")),
+            "known": bool(me), "since": since,
+            "in_state": clock_text((now - since).total_seconds()) if since else None,
+            "pause_reason": me.get("pause_reason") if state == "paused" else None,
+            "call": call,
+            # The call whose live transcript the console follows: the one in progress, then in wrap-up the
+            # one just ended (its last words and the end of its transcript are still to come).
+            "follow": call if call is not None and call.answered_at is not None else (last if wrapping else None),
+            "wrap_up": wrapping, "wrap_until": wrap_until if wrapping else None,
+            "wrap_left": clock_text((wrap_until - now).total_seconds()) if wrapping and wrap_until else None,
+            "last_call": last}
 
 
 @router.get("/console/agent", response_class=HTMLResponse)
 def agent_page(request: Request, principal: CurrentUser, services: ServicesDep) -> HTMLResponse:
     return _page(request, "agent.html", principal, desk=desk(services, principal),
-                 cases=_my_cases(services, principal), priorities=list(Priority))
+                 cases=_my_cases(services, principal), priorities=list(Priority), pause_reasons=PAUSE_REASONS)
 
 
 @router.get("/console/agent/desk", response_class=HTMLResponse)
@@ -178,8 +210,7 @@ def agent_case(request: Request, case_id: RowId, principal: CurrentUser, service
         case = services.cases.get_case(case_id)
     except UnknownCase as error:
         return HTMLResponse(f"<p class='error'>{error}</p>", status_code=HTTPStatus.NOT_FOUND)
-    texts = [s.text for call in case.calls for s in call.segments]
-    texts += [t for t in (case.subject, case.description, case.steps_taken) if t]
+    texts = case_texts(case, heard_in_case(services, case))  # during a call, with the words heard so far
     suggestions = services.articles.suggest(transcript_words(texts), 5) if services.articles is not None else []
     return _page(request, "_case.html", principal, case=case, suggestions=suggestions, priorities=list(Priority))
 

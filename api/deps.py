@@ -25,8 +25,8 @@ class Services:
     ``subscribe(call_id, listener)``), or None where there is none. ``accounts`` is an
     ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
     ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
-    (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
-    ACD takes an agent's available/paused changes from the console (``None``: not wired);
+    (``Distributor.snapshot``: waiting calls, agent states with time in state, pause reason and wrap-up end)
+    the wallboard and consoles show; agents change their own state through ``routing`` (``api.agents``);
     ``sign_in_throttle`` an ``accounts.throttle.SignInThrottle`` (failed sign-ins per user and address);
     ``clock`` gives the aware UTC now for token expiry, case edits and metrics; ``site_timezone`` is the
     site's IANA zone: its day for the wallboard and its hours for the reports.
@@ -43,7 +43,6 @@ class Services:
     accounts: Any = None
     articles: Any = None
     live: Callable[[], dict[str, Any]] = field(default=lambda: {})
-    agent_states: Any = None
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -336,12 +336,16 @@ def check_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def transcript_text(calls: tuple[CallView, ...]) -> str:
-    """The transcripts of a case's calls as lines of text, to attach to an escalation."""
+def transcript_text(calls: tuple[CallView, ...],
+                    heard: Mapping[str, Sequence[SegmentInput]] | None = None) -> str:
+    """The transcripts of a case's calls as lines of text, to attach to an escalation. ``heard`` gives, by
+    SIP Call-ID, what a call without a stored transcript (one in progress) has said so far."""
     lines: list[str] = []
     for call in calls:
-        if not call.segments:
+        segments: Sequence[SegmentView | SegmentInput] = call.segments or (heard or {}).get(call.sip_call_id, ())
+        if not segments:
             continue
-        lines.append(f"Call {call.sip_call_id} from {call.caller_number} at {call.started_at.isoformat()}:")
-        lines.extend(f"  [{s.start:7.1f} s] {s.speaker}: {s.text}" for s in call.segments)
+        so_far = "" if call.segments else " (in progress; heard so far)"
+        lines.append(f"Call {call.sip_call_id} from {call.caller_number} at {call.started_at.isoformat()}{so_far}:")
+        lines.extend(f"  [{s.start:7.1f} s] {s.speaker}: {s.text}" for s in segments)
     return "\n".join(lines) if lines else "(no transcript)"

@@ -349,9 +349,11 @@ class CaseStore:
                             .execution_options(synchronize_session=False))
             return _note_view(row)
 
-    def escalate(self, case_id: int, at: datetime, author: str, reason: str) -> NoteView:
+    def escalate(self, case_id: int, at: datetime, author: str, reason: str,
+                 heard: Mapping[str, Sequence[SegmentInput]] | None = None) -> NoteView:
         """Send an open level-1 case to level 2. The escalation note carries the reason and the transcript
-        of every call of the case as it stands, so level 2 reads the conversation without replaying it."""
+        of every call of the case as it stands, so level 2 reads the conversation without replaying it;
+        ``heard`` (by SIP Call-ID) stands in for the transcript of a call still in progress."""
         require_aware(at, "at")
         check_text("author", author, 64)
         check_text("A reason", reason, 2_000)
@@ -365,7 +367,8 @@ class CaseStore:
                 raise CaseStateError(f"Case {case_id} is already at level {row.level}.")
             calls = session.scalars(select(CallRow).where(CallRow.case_id == case_id)
                                     .order_by(CallRow.started_at, CallRow.id)).all()
-            text = f"Escalated to level {TOP_LEVEL}: {reason}\n\n{transcript_text(_call_views(session, calls))}"
+            text = (f"Escalated to level {TOP_LEVEL}: {reason}\n\n"
+                    f"{transcript_text(_call_views(session, calls), heard)}")
             row.level, row.escalated_at = TOP_LEVEL, at
             row.updated_at = max(row.updated_at, at)
             note = CaseNoteRow(case_id=case_id, at=at, author=author, kind=NoteKind.ESCALATION, text=text)

@@ -31,7 +31,7 @@ from routing.acd import (
     PendingCallback,
     RoutingError,
 )
-from routing.agents import AgentProfile, AgentState
+from routing.agents import Agent, AgentProfile, AgentState
 from routing.events import QueueEvent
 from routing.ports import CallRecorder, Journal, QueueSettingsStore, Transcriber
 from routing.queues import (
@@ -282,14 +282,17 @@ class Distributor:
 
     # --- views -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
+        """What the consoles show live: the waiting calls, each agent's state with ``since`` (ISO 8601, when
+        the state began), ``pause_reason`` (while paused, else None) and ``wrap_until`` (ISO 8601, when
+        wrap-up ends by itself; None outside wrap-up), each queue's live figures by name, and the number of
+        calls in progress."""
         with self._lock:
             now = self._clock()
             return {
                 "waiting": [{"call_id": c.call_id, "queue": c.queue, "arrived": c.arrived.isoformat(),
                              "ringing": sorted(c.ringing), "callback": c.callback is not None}
                             for c in self.acd.waiting()],
-                "agents": [{"extension": a.extension, "state": str(a.state), "call_id": a.call_id,
-                            "on_shift": a.extension in self.acd.on_shift} for a in self.acd.agents()],
+                "agents": [_agent_view(a, a.extension in self.acd.on_shift) for a in self.acd.agents()],
                 "queues": self.acd.queue_stats(now),
                 "live_calls": len(self._live),
             }
@@ -676,6 +679,14 @@ class Distributor:
         self._recorder.event(live.call_id, "no_answer", self._clock(),
                              {"agent": extension, "reason": reason, "detail": detail})
         log.info("call.no_answer", agent=extension, reason=reason, detail=detail)
+
+
+def _agent_view(agent: Agent, on_shift: bool) -> dict[str, Any]:
+    wrap_until = agent.wrap_until if agent.state is AgentState.WRAP_UP else None
+    return {"extension": agent.extension, "state": str(agent.state), "call_id": agent.call_id,
+            "on_shift": on_shift, "since": agent.since.isoformat(),
+            "pause_reason": agent.reason if agent.state is AgentState.PAUSED else None,
+            "wrap_until": wrap_until.isoformat() if wrap_until is not None else None}
 
 
 def with_ring_timeout(config: RoutingConfig, ring_timeout: float | None) -> RoutingConfig:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,11 @@ class Site:
     articles: ArticleStore
     routing_log: RoutingStore
     live: dict[str, Any] = field(default_factory=lambda: {"waiting": [], "agents": [], "live_calls": 0})
+    skew: timedelta = timedelta(0)
+    """How far the server's clock is ahead of the browser's (the consoles' timers must not care)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.skew
 
 
 @pytest.fixture
@@ -56,7 +61,7 @@ def site(engine: Engine) -> Iterator[Site]:
     port = free_port(socket.SOCK_STREAM)
     state = Site(f"http://127.0.0.1:{port}", cases, rota, accounts, articles, RoutingStore(engine))
     app = create_app(Services(cases=cases, rota=rota, accounts=accounts, articles=articles,
-                              routing_log=state.routing_log, live=lambda: state.live))
+                              routing_log=state.routing_log, live=lambda: state.live, clock=state.now))
     # Open event streams are cut after 2 s at shutdown (a browser may still hold one).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=2))

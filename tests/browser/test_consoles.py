@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_agent_sees_the_call_live_fills_and_closes_the_case(browser: Any, site: Site) -> None:
+    site.skew = timedelta(hours=1)  # the server's clock is an hour ahead of the browser's
     page = sign_in(browser, site, "al")
     expect(page).to_have_url(site.base_url + "/console/agent")
     expect(page.locator("#who")).to_contain_text("Al Agent")
@@ -39,7 +40,7 @@ def test_agent_sees_the_call_live_fills_and_closes_the_case(browser: Any, site: 
 
     expect(page.locator("#caller-number")).to_have_text("5550199")  # pushed over SSE, no reload
     expect(page.locator("#agent-state")).to_have_text("on_call")
-    page.click("#incoming-call a")
+    expect(page.locator("#case h2")).to_contain_text("5550199 · open")  # the call's case came up by itself
     expect(page.locator("#suggestions")).to_contain_text("Printer shows offline")
     page.fill("#case-form [name=category]", "printing")
     page.fill("#case-form [name=subject]", "Printer offline on floor 3")
@@ -50,9 +51,11 @@ def test_agent_sees_the_call_live_fills_and_closes_the_case(browser: Any, site: 
     expect(page.locator("#open-cases")).to_contain_text("Printer offline on floor 3")
     page.screenshot(path=str(ARTIFACTS / "console-agent.png"), full_page=True)
 
-    site.live["agents"] = [{"extension": "1001", "state": "available", "call_id": None, "on_shift": True}]
-    site.cases.call_ended("b1@pbx", datetime.now(UTC), "answered", "caller")
-    expect(page.locator(".wrap-up .timer")).to_be_visible()
+    ended = site.now()
+    site.cases.call_ended("b1@pbx", ended, "answered", "caller")
+    site.live["agents"] = [{"extension": "1001", "state": "wrap_up", "call_id": "b1@pbx", "on_shift": True,
+                            "since": ended.isoformat(), "wrap_until": (ended + timedelta(minutes=5)).isoformat()}]
+    expect(page.locator("#wrap-up-left")).to_have_text(re.compile(r"^4:5\d$"))  # on the server's clock
 
     page.fill("[name=resolution]", "Spooler restarted; printing again")
     page.click("#close-case")
