@@ -25,7 +25,8 @@ class Services:
     ``articles`` a ``cases.articles.ArticleStore`` (the knowledge base); ``live`` the routing snapshot
     (waiting calls, agent states) the wallboard and consoles show; ``agent_states`` is where the routing
     ACD takes an agent's available/paused changes from the console (``None``: not wired);
-    ``clock`` gives the aware UTC now for token expiry, case edits and metrics.
+    ``clock`` gives the aware UTC now for token expiry, case edits and metrics; ``site_timezone`` is the
+    site's IANA time zone, in which the rota editor shows its days and hours.
     """
 
     cases: Any
@@ -43,6 +44,7 @@ class Services:
     session_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    site_timezone: str = "UTC"
 
 
 def get_services(request: Request) -> Services:

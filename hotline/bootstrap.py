@@ -414,4 +414,5 @@ def make_app(service: Service) -> Any:
                                live_transcripts=service.transcriber.service.live,
                                accounts=service.accounts, articles=ArticleStore(service.engine),
                                live=service.distributor.snapshot, clock=service.clock,
-                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure))
+                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure,
+                               site_timezone=s.site_timezone))

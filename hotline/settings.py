@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Restrict recognition to these phrases (Vosk phrase list; needs a "
         "model with a dynamic graph, as the small models have). Empty: free speech. Restricts, does not bias."
     )
+    site_timezone: str = Field(
+        "UTC", description="The site's IANA time zone (Europe/Paris): the rota editor's days and hours are "
+        "this zone's, and its shift forms take wall-clock times there."
+    )
     rota_file: Path | None = Field(None, description="YAML or JSON rota loaded at start (agents and shifts).")
     shift_end_grace: timedelta = Field(
         timedelta(minutes=5), ge=timedelta(0), description="No new call this long before an agent's shift (or "
@@ -95,6 +100,15 @@ class Settings(BaseSettings):
         """A plain number in the environment is seconds (pydantic reads ISO 8601 durations itself)."""
         if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
             return float(value)
+        return value
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: give an IANA name such as Europe/Paris or UTC") from None
         return value
 
     @property
