@@ -113,7 +113,7 @@ def csrf(client: TestClient) -> str:
     return found.group(1)
 
 
-def moves_of(page: str, shift_id: int) -> dict[str, list[str]]:
+def moves_of(page: str, shift_id: int | None) -> dict[str, list[str]]:
     found = re.search(rf'data-shift-id="{shift_id}"[^>]*data-moves="([^"]+)"', page)
     assert found is not None
     moves: dict[str, list[str]] = json.loads(html.unescape(found.group(1)))
