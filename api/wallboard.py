@@ -83,8 +83,15 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
         at=now, calls_waiting=len(waiting), longest_wait_s=max((w.waited_s for w in waiting), default=None),
         live_calls=int(live.get("live_calls", 0)), waiting=waiting, agents=agents,
         today=stats, service_level_threshold_s=threshold.total_seconds(),
-        queues=list(live.get("queues", [])),
+        queues=_queues(live.get("queues", [])),
     )
+
+
+def _queues(queues: Any) -> list[dict[str, Any]]:
+    """Routing's per-queue figures as a list: ``Distributor.snapshot`` gives them keyed by queue name."""
+    if isinstance(queues, dict):
+        return [{"name": name, **figures} for name, figures in queues.items()]
+    return list(queues)
 
 
 class WallboardCache:
