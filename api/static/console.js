@@ -238,6 +238,7 @@
   document.addEventListener("keydown", function (event) {
     const block = event.target.closest ? event.target.closest("#rota-grid .shift.one-off") : null;
     if (!block || event.key !== "Enter") { return; }
+    event.preventDefault();  // or the Enter reaches the input focused below and submits the form at once
     const form = document.getElementById("shift-form");
     const d = block.dataset;
     form.elements.id.value = d.shiftId;

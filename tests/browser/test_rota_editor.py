@@ -77,7 +77,9 @@ def browser() -> Iterator[Any]:
 def editor(engine: Engine) -> Iterator[Editor]:
     accounts = AccountStore(engine)
     accounts.create_user("sue", PASSWORD, Role.SUPERVISOR, now(), display_name="Sue Supervisor")
-    rota = RotaStore(engine, rules=Rules(short_rest=Severity.ERROR))
+    # Too little rest refuses an edit; a shift over 10 h is accepted with a warning.
+    rota = RotaStore(engine, rules=Rules(short_rest=Severity.ERROR, max_shift=timedelta(hours=10),
+                                         too_long=Severity.WARNING))
     rota.upsert_agent(Agent("1001", "Al Agent", timezone=SITE), actor="test")
     rota.upsert_agent(Agent("1002", "Bea Night", timezone=SITE), actor="test")
     distributor = Distributor(config=parse_config({"queues": {"general": {"numbers": ["100"]}}}), recorder=Recorder(),
@@ -183,3 +185,60 @@ def test_an_absence_for_an_agent_on_shift_takes_them_off_shift_on_the_wallboard(
     absences = page.request.get(f"{editor.base_url}/api/v1/absences").json()
     assert [(a["agent"], a["kind"]) for a in absences] == [("1001", "sickness")]
     page.screenshot(path=str(ARTIFACTS / "console-rota-absence.png"), full_page=True)
+
+
+def test_supervisor_copies_last_week_adds_a_pattern_and_a_shift_with_a_warning_edits_by_keyboard_and_deletes(
+        browser: Any, editor: Editor) -> None:
+    today = now().astimezone(PARIS).date()
+    this_monday = today - timedelta(days=today.weekday())
+    monday = this_monday + timedelta(days=7)
+    tue, thu = monday + timedelta(days=1), monday + timedelta(days=3)
+    editor.rota.save_template(ShiftTemplate("night", "22:00", "06:00"), "test")
+    editor.rota.add_shift(Shift.local("1001", datetime(this_monday.year, this_monday.month, this_monday.day, 8),
+                                      datetime(this_monday.year, this_monday.month, this_monday.day, 16), SITE), "test")
+    page = open_console(browser, editor)
+    page.click("a[aria-label='next week']")
+    expect(page.locator("#rota-week h2")).to_contain_text(f"week of {monday.isoformat()}")
+
+    page.click("#copy-week")
+    expect(page.locator("#flash")).to_have_text("Copied 1 shifts and 0 breaks.")
+    copied = cell(page, "1001", monday).locator(".shift.one-off")
+    expect(copied).to_contain_text("08:00\u201316:00")
+
+    page.fill("#pattern-form [name=agent]", "1002")
+    page.select_option("#pattern-form [name=template]", "night")
+    page.check("#pattern-form [name=days][value=mon]")
+    page.check("#pattern-form [name=days][value=tue]")
+    page.fill("#pattern-form [name=valid_from]", monday.isoformat())
+    page.click("#save-pattern")
+    expect(page.locator("#flash")).to_have_text("Saved.")
+    expect(cell(page, "1002", tue).locator(".shift.pattern")).to_have_count(2)  # Monday's night goes on, Tuesday's
+    expect(cell(page, "1002", monday + timedelta(days=2))).to_contain_text("\u2190 22:00\u201306:00")
+    expect(page.locator("#patterns")).to_contain_text("weekly: 1002 night mon tue")
+
+    page.fill("#shift-form [name=agent]", "1001")
+    page.fill("#shift-form [name=start]", f"{thu.isoformat()}T06:00")
+    page.fill("#shift-form [name=end]", f"{thu.isoformat()}T18:00")
+    page.click("#save-shift")
+    expect(page.locator("#flash-warnings")).to_contain_text(f"Shift too long \u00b7 agent 1001 \u00b7 Thu "
+                                                            f"{thu.isoformat()} 06:00 to Thu {thu.isoformat()} 18:00")
+    expect(page.locator("#flash .flash-head")).to_have_text("Saved. With warnings:")
+    long_shift = cell(page, "1001", thu).locator(".shift.one-off")
+    expect(long_shift).to_contain_text("06:00\u201318:00")
+
+    # Keyboard: Enter on the shift loads it in the form; a new end is saved on the same shift.
+    shift_id = long_shift.get_attribute("data-shift-id")
+    long_shift.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#shift-form [name=id]")).to_have_value(shift_id or "?")
+    page.fill("#shift-form [name=end]", f"{thu.isoformat()}T14:00")
+    page.click("#save-shift")
+    expect(page.locator("#flash")).to_have_text("Saved.")
+    expect(cell(page, "1001", thu)).to_contain_text(f"06:00\u201314:00 #{shift_id}")
+
+    copied.locator(".rota-delete").click()  # the dialog is accepted
+    expect(cell(page, "1001", monday)).not_to_contain_text("08:00")
+    page.screenshot(path=str(ARTIFACTS / "console-rota-forms.png"), full_page=True)
+    left = editor.rota.list_shifts(datetime.combine(monday, datetime.min.time(), UTC), now() + timedelta(days=15))
+    assert [(s.id, s.start.astimezone(PARIS).hour, s.end.astimezone(PARIS).hour) for s in left] == [
+        (int(shift_id or 0), 6, 14)]
