@@ -123,6 +123,7 @@ def test_supervisor_drags_a_shift_to_another_day_and_a_drop_breaking_the_rest_ru
     tue, wed, thu, fri = (monday + timedelta(days=n) for n in (1, 2, 3, 4))
     shift = editor.rota.add_shift(Shift.local("1001", datetime(tue.year, tue.month, tue.day, 8),
                                               datetime(tue.year, tue.month, tue.day, 16), SITE), "test")
+    editor.rota.upsert_agent(Agent("1003", "Cy Cover", timezone=SITE), actor="test")
     editor.rota.save_template(ShiftTemplate("night", "22:00", "06:00"), "test")
     editor.rota.save_pattern({"kind": "weekly", "agent": "1002", "days": ["wed"], "template": "night",
                               "timezone": SITE, "valid_from": monday.isoformat()}, "test")
@@ -164,6 +165,12 @@ def test_supervisor_drags_a_shift_to_another_day_and_a_drop_breaking_the_rest_ru
     cell(page, "1002", wed).locator(".shift.pattern").drag_to(cell(page, "1002", fri))
     expect(page.locator("#flash")).to_contain_text("it stays on its day")
     expect(cell(page, "1002", fri)).not_to_contain_text("22:00")
+
+    # Dropped on another agent's row the same day, it is handed over: a swap.
+    cell(page, "1002", wed).locator(".shift.pattern").drag_to(cell(page, "1003", wed))
+    expect(cell(page, "1003", wed).locator(".shift.swap")).to_contain_text("22:00\u201306:00")
+    expect(cell(page, "1002", wed)).not_to_contain_text("22:00")
+    assert [(w.extension, w.to) for w in editor.rota.list_swaps()] == [("1002", "1003")]
 
 
 def test_an_absence_for_an_agent_on_shift_takes_them_off_shift_on_the_wallboard(browser: Any, editor: Editor) -> None:
