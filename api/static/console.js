@@ -212,6 +212,7 @@
     const block = event.target.closest ? event.target.closest("#rota-grid .shift[draggable=true]") : null;
     if (!block) { return; }
     dragged = block;
+    document.body.classList.add("rota-dragging");  // until dragend: the drag is over only then
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", block.dataset.start);
   });
@@ -232,7 +233,11 @@
     clearTargets();
     moveShift(block, cell.dataset.agent, cell.dataset.day);
   });
-  document.addEventListener("dragend", function () { dragged = null; clearTargets(); });
+  document.addEventListener("dragend", function () {
+    dragged = null;
+    clearTargets();
+    document.body.classList.remove("rota-dragging");
+  });
 
   // Keyboard and pointer fallbacks: Enter on a one-off shift loads it in the shift form; × deletes.
   document.addEventListener("keydown", function (event) {
