@@ -24,7 +24,7 @@ import asyncio
 import hmac
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,13 +41,13 @@ from api.charts import Chart, Series, bar_chart
 from api.deps import RowId, ServicesDep
 from api.me import start_session
 from api.reports import IntervalReportOut, Minutes, intervals, local_midnight, site_zone
+from api.rota_grid import Week, monday_of, rota_week
 from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
 from routing.queues import AtMaxWait, Strategy
 from routing.reports import queue_views
-from shifts.coverage import Staffing, coverage
-from shifts.staffing import Demand, Targets, staffing_check
+from shifts.rota import zone
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -218,43 +218,17 @@ def agent_case(request: Request, case_id: RowId, principal: CurrentUser, service
 # -- supervisor ----------------------------------------------------------------------------------------
 
 
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def rota_week(services: Any, monday: date, calls_per_interval: float | None) -> dict[str, Any]:
-    """The week grid: each agent's shifts per day (UTC), coverage gaps, and the staffing check."""
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-    end = start + timedelta(days=7)
-    store = services.rota
-    rota = store.rota(start - timedelta(days=1), end + timedelta(days=1))
-    days = [monday + timedelta(days=i) for i in range(7)]
-    agents = sorted(rota.agents.values(), key=lambda a: (a.name, a.extension))
-    grid: dict[str, dict[date, list[Any]]] = {a.extension: {d: [] for d in days} for a in agents}
-    one_off = {s.id for s in store.list_shifts(start, end)}
-    for shift in rota.shifts:
-        for day in days:
-            day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            if shift.start < day_start + timedelta(days=1) and shift.end > day_start and shift.extension in grid:
-                grid[shift.extension][day].append(shift)
-    report = coverage(rota, start, end, Staffing(1, {}, {}))
-    staffing = None
-    if calls_per_interval is not None:
-        step = timedelta(minutes=30)
-        demand = [Demand(start + i * step, calls_per_interval) for i in range(7 * 48)]
-        staffing = [row for row in staffing_check(rota, demand, step, Targets(180, 0.8, 20, 0.3))
-                    if row.understaffed]
-    return {"monday": monday, "days": days, "agents": agents, "grid": grid, "one_off": one_off,
-            "gaps": report.gaps, "staffing": staffing, "calls": calls_per_interval,
-            "previous": monday - timedelta(days=7), "next": monday + timedelta(days=7)}
+def _rota_week(services: Any, week: date | None, calls: float | None) -> Week:
+    """The rota editor's week (``api.rota_grid``) in the site's time zone; default: this week there."""
+    today = services.clock().astimezone(zone(services.site_timezone)).date()
+    return rota_week(services.rota, monday_of(week or today), services.site_timezone, today, calls)
 
 
 @router.get("/console/supervisor", response_class=HTMLResponse)
 def supervisor_page(request: Request, principal: Staff, services: ServicesDep,
                     week: Annotated[date | None, Query()] = None) -> HTMLResponse:
-    monday = monday_of(week or services.clock().date())
     return _page(request, "supervisor.html", principal, board=current(request, services),
-                 rota=rota_week(services, monday, None))
+                 rota=_rota_week(services, week, None))
 
 
 @router.get("/console/supervisor/wallboard", response_class=HTMLResponse)
@@ -291,8 +265,7 @@ def supervisor_queue_figures(request: Request, principal: Staff, services: Servi
 def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
                     week: Annotated[date | None, Query()] = None,
                     calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
-    monday = monday_of(week or services.clock().date())
-    return _page(request, "_rota.html", principal, rota=rota_week(services, monday, calls))
+    return _page(request, "_rota.html", principal, rota=_rota_week(services, week, calls))
 
 
 # -- reports -------------------------------------------------------------------------------------------

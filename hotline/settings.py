@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     sign_in_window: timedelta = Field(timedelta(minutes=15), gt=timedelta(0),
                                       description="The sliding window failed sign-ins are counted over.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (true behind HTTPS).")
-    site_timezone: str = Field("UTC", description="The site's IANA time zone: its day and hours for the wallboard, "
-                               "the shifts shown on it and the reports.")
+    site_timezone: str = Field("UTC", description="The site's IANA time zone (Europe/Paris): its day and hours for "
+                               "the wallboard, the shifts shown on it, the reports and the rota editor (whose "
+                               "shift forms take wall-clock times there).")
 
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)

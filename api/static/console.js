@@ -163,3 +163,211 @@
     followDesk();
   });
 })();
+
+// The rota editor: its forms posted as JSON (empty fields left out, so the API's defaults apply; a
+// field marked data-list is a list), the outcome of an edit in #flash (a refusal lists the rule findings:
+// rule, agent, both shifts in local time; an accepted edit its warnings), and drag and drop of shifts
+// between the cells of the week grid. Every change goes through the JSON API.
+(function () {
+  htmx.defineExtension("rota-form", {
+    onEvent: function (name, evt) {
+      if (name === "htmx:configRequest") { evt.detail.headers["Content-Type"] = "application/json"; }
+    },
+    encodeParameters: function (xhr, parameters, elt) {
+      xhr.overrideMimeType("text/json");
+      const form = elt.closest("form");
+      const body = {};
+      if (form) { form.querySelectorAll("[data-list][name]").forEach(function (i) { body[i.name] = []; }); }
+      for (const [key, value] of parameters.entries()) {
+        const input = form ? form.querySelector("[name='" + key + "']") : null;
+        if (input && "skip" in input.dataset) { continue; }
+        if (input && "list" in input.dataset) { body[key].push(value); continue; }
+        if (value !== "") { body[key] = value; }
+      }
+      return JSON.stringify(body);
+    }
+  });
+
+  const RULES = {overlap: "Overlapping shifts", max_shift: "Shift too long", min_rest: "Too little rest"};
+  const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+  function localTime(iso) {  // "2026-03-02T20:00:00+01:00" → "Mon 2026-03-02 20:00" (the wall clock it names)
+    const day = iso.slice(0, 10);
+    return WEEKDAYS[new Date(day + "T00:00:00Z").getUTCDay()] + " " + day + " " + iso.slice(11, 16);
+  }
+
+  function findingText(f) {
+    const shifts = f.shifts.map(function (s) {
+      return localTime(s.start) + " to " + localTime(s.end) + " " + s.timezone + (s.id ? " (#" + s.id + ")" : " (pattern)");
+    });
+    return (RULES[f.rule] || f.rule) + " · agent " + f.agent + " · " + shifts.join(" and ");
+  }
+
+  function add(parent, tag, text, className) {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    if (className) { el.className = className; }
+    parent.appendChild(el);
+    return el;
+  }
+
+  function list(parent, id, items) {
+    const ul = add(parent, "ul", "");
+    ul.id = id;
+    items.forEach(function (item) { add(ul, "li", item); });
+  }
+
+  window.rotaOutcome = function (status, text) {
+    const flash = document.getElementById("flash");
+    flash.replaceChildren();
+    let body = null;
+    try { body = JSON.parse(text); } catch (e) { /* not JSON */ }
+    if (status >= 200 && status < 300) {
+      const warnings = (body && body.warnings) || [];
+      flash.className = warnings.length ? "warn" : "ok";
+      let head = "Saved.";
+      if (body && Array.isArray(body.skipped)) {
+        head = "Copied " + body.shifts.length + " shifts and " + body.breaks.length + " breaks.";
+      }
+      add(flash, "p", warnings.length ? head + " With warnings:" : head, "flash-head");
+      if (warnings.length) { list(flash, "flash-warnings", warnings.map(findingText)); }
+      if (body && Array.isArray(body.skipped) && body.skipped.length) { list(flash, "flash-skipped", body.skipped); }
+      return true;
+    }
+    flash.className = "error";
+    if (body && Array.isArray(body.findings) && body.findings.length) {
+      add(flash, "p", status + " Refused, nothing changed:", "flash-head");
+      list(flash, "flash-findings", body.findings.map(findingText));
+      add(flash, "p", body.detail, "muted");
+      return false;
+    }
+    let detail = status + "";
+    if (body && typeof body.detail === "string") { detail += " " + body.detail; }
+    else if (body && Array.isArray(body.detail)) {
+      detail += " " + body.detail.map(function (d) { return d.loc.slice(-1)[0] + ": " + d.msg; }).join("; ");
+    }
+    add(flash, "p", detail, "flash-head");
+    return false;
+  };
+
+  function refreshRota() {
+    const week = document.getElementById("rota-week");
+    if (week) { htmx.ajax("GET", week.dataset.refresh, {target: "#rota", swap: "innerHTML"}); }
+  }
+
+  window.rotaDone = function (event) {
+    const xhr = event.detail.xhr;
+    if (!xhr) { return; }
+    if (rotaOutcome(xhr.status, xhr.responseText)) { refreshRota(); }
+  };
+
+  // The shift form: a number edits that one-off shift (PUT), no number adds one (POST).
+  window.rotaShiftTarget = function (event, form) {
+    const id = form.elements.id.value.trim();
+    if (id) { event.detail.verb = "put"; event.detail.path = "/api/v1/shifts/" + id; }
+  };
+
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
+  }
+
+  function send(method, path, body) {
+    const init = {method: method, credentials: "same-origin",
+                  headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf()}};
+    if (body !== undefined) { init.body = JSON.stringify(body); }
+    return fetch(path, init).then(function (response) {
+      return response.text().then(function (text) {
+        if (rotaOutcome(response.status, text)) { refreshRota(); }
+      });
+    }, function (error) { rotaOutcome(0, JSON.stringify({detail: "The server did not answer: " + error})); });
+  }
+
+  function refuse(message) { rotaOutcome(409, JSON.stringify({detail: message})); }
+
+  function daysBetween(a, b) {
+    return Math.round((Date.parse(b + "T00:00:00Z") - Date.parse(a + "T00:00:00Z")) / 86400000);
+  }
+
+  // Drop shift ``block`` (shown on ``block.dataset.day``) on the cell of ``agent`` and ``day``.
+  function moveShift(block, agent, day) {
+    const d = block.dataset;
+    const delta = daysBetween(d.day, day);
+    if (d.source === "one-off") {
+      if (delta === 0 && agent === d.agent) { return; }
+      const target = delta === 0 ? [d.start, d.end] : JSON.parse(d.moves)[String(delta)];
+      if (!target) { refuse("A shift moves by at most a week at a time."); return; }
+      send("PUT", "/api/v1/shifts/" + d.shiftId, {agent: agent, start: target[0], end: target[1],
+                                                  timezone: d.timezone, kind: d.kind, note: d.note});
+      return;
+    }
+    if (delta !== 0) {
+      refuse("This shift comes from a " + (d.source === "swap" ? "swapped " : "") + "pattern: it stays on its day. "
+             + "Change the pattern, or add a one-off shift; to hand it to someone else, drop it on their row the same day.");
+      return;
+    }
+    if (d.source === "pattern") {
+      if (agent !== d.agent) { send("POST", "/api/v1/swaps", {agent: d.agent, start: d.start, to: agent}); }
+    } else if (agent === d.origin) {
+      send("DELETE", "/api/v1/swaps/" + d.swapId);
+    } else if (agent !== d.agent) {
+      send("PUT", "/api/v1/swaps/" + d.swapId, {agent: d.origin, start: d.start, to: agent, note: d.swapNote});
+    }
+  }
+
+  let dragged = null;
+  function cellOf(target) { return target && target.closest ? target.closest("#rota-grid .rota-cell") : null; }
+  function clearTargets() {
+    document.querySelectorAll("#rota-grid .drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+  }
+  document.addEventListener("dragstart", function (event) {
+    const block = event.target.closest ? event.target.closest("#rota-grid .shift[draggable=true]") : null;
+    if (!block) { return; }
+    dragged = block;
+    document.body.classList.add("rota-dragging");  // until dragend: the drag is over only then
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", block.dataset.start);
+  });
+  document.addEventListener("dragover", function (event) {
+    const cell = cellOf(event.target);
+    if (dragged && cell) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "move";
+      if (!cell.classList.contains("drop-target")) { clearTargets(); cell.classList.add("drop-target"); }
+    }
+  });
+  document.addEventListener("drop", function (event) {
+    const cell = cellOf(event.target);
+    if (!dragged || !cell) { return; }
+    event.preventDefault();
+    const block = dragged;
+    dragged = null;
+    clearTargets();
+    moveShift(block, cell.dataset.agent, cell.dataset.day);
+  });
+  document.addEventListener("dragend", function () {
+    dragged = null;
+    clearTargets();
+    document.body.classList.remove("rota-dragging");
+  });
+
+  // Keyboard and pointer fallbacks: Enter on a one-off shift loads it in the shift form; × deletes.
+  document.addEventListener("keydown", function (event) {
+    const block = event.target.closest ? event.target.closest("#rota-grid .shift.one-off") : null;
+    if (!block || event.key !== "Enter") { return; }
+    event.preventDefault();  // or the Enter reaches the input focused below and submits the form at once
+    const form = document.getElementById("shift-form");
+    const d = block.dataset;
+    form.elements.id.value = d.shiftId;
+    form.elements.agent.value = d.agent;
+    form.elements.start.value = d.localStart;
+    form.elements.end.value = d.localEnd;
+    form.elements.kind.value = d.kind;
+    form.elements.note.value = d.note;
+    form.elements.start.focus();
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest ? event.target.closest("#rota .rota-delete") : null;
+    if (!button || !window.confirm("Delete " + button.dataset.what + "?")) { return; }
+    send("DELETE", button.dataset.delete);
+  });
+})();
