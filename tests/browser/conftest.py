@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,11 +59,19 @@ def site(engine: Engine) -> Iterator[Site]:
     now = datetime.now(UTC)
     accounts.create_user("al", PASSWORD, Role.AGENT, now, extension="1001", display_name="Al Agent")
     accounts.create_user("sue", PASSWORD, Role.SUPERVISOR, now, display_name="Sue Supervisor")
-    port = free_port(socket.SOCK_STREAM)
-    state = Site(f"http://127.0.0.1:{port}", cases, rota, accounts, articles, RoutingStore(engine))
+    state = Site("", cases, rota, accounts, articles, RoutingStore(engine))
     app = create_app(Services(cases=cases, rota=rota, accounts=accounts, articles=articles,
                               routing_log=state.routing_log, live=lambda: state.live, clock=state.now))
-    # Open event streams are cut after 2 s at shutdown (a browser may still hold one).
+    with serving(app) as base_url:
+        state.base_url = base_url
+        yield state
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; its base URL. Open event streams are
+    cut after 2 s at shutdown (a browser may still hold one)."""
+    port = free_port(socket.SOCK_STREAM)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="console-server", daemon=True)
@@ -71,14 +80,17 @@ def site(engine: Engine) -> Iterator[Site]:
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the console server did not start"
         time.sleep(0.02)
-    yield state
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
     assert not thread.is_alive()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(f"{CHROMIUM} is missing: scripts/setup --tests installs Chromium")
     from playwright.sync_api import sync_playwright
@@ -91,6 +103,12 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as browser:
+        yield browser
 
 
 def sign_in(browser: Any, site: Site, username: str) -> Any:

@@ -4,16 +4,12 @@ API's sentence, and a queue is closed from its row."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 from sqlalchemy import Engine
 
@@ -28,8 +24,7 @@ from routing.distributor import Distributor, FlowSettings
 from routing.queuefile import default_config
 from routing.store import RoutingStore
 from shifts.store import RotaStore
-from tests.browser.conftest import ARTIFACTS, PASSWORD, sign_in
-from tests.peers import free_port
+from tests.browser.conftest import ARTIFACTS, PASSWORD, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -49,20 +44,11 @@ def routed_site(engine: Engine) -> Iterator[tuple[Any, Distributor]]:
     routing.update_rota([AgentProfile("1001", 1)], [])
     app = create_app(Services(cases=CaseStore(engine), rota=RotaStore(engine), accounts=accounts,
                               articles=ArticleStore(engine), routing=routing, routing_log=store))
-    port = free_port(socket.SOCK_STREAM)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, name="console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the console server did not start"
-        time.sleep(0.02)
-    yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}"), routing
-    server.should_exit = True
-    thread.join(10)
-    routing.stop()
-    assert not thread.is_alive()
+    try:
+        with serving(app) as base_url:
+            yield SimpleNamespace(base_url=base_url), routing
+    finally:
+        routing.stop()
 
 
 def test_supervisor_tunes_a_queue_and_closes_another(browser: Any, routed_site: Any) -> None:

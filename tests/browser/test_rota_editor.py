@@ -6,19 +6,13 @@ another day; an absence entered for an agent on shift now takes them off shift o
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 from sqlalchemy import Engine
 
@@ -35,9 +29,8 @@ from shifts.plan import ShiftTemplate
 from shifts.rota import Agent, Shift
 from shifts.rules import Rules, Severity
 from shifts.store import RotaStore
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, PASSWORD, Site, sign_in
+from tests.browser.conftest import ARTIFACTS, PASSWORD, Site, chromium, serving, sign_in
 from tests.fakes import FakeTranscriber, Recorder, hold_music
-from tests.peers import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -59,18 +52,8 @@ class Editor:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One browser for the module's tests."""
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup --tests installs Chromium")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -88,21 +71,10 @@ def editor(engine: Engine) -> Iterator[Editor]:
                       distributor=distributor, prompts=None, transcriber=None, kamailio=None,  # type: ignore[arg-type]
                       clock=now)
     service.refresh_rota()
-    port = free_port(socket.SOCK_STREAM)
     app = create_app(Services(cases=CaseStore(engine), rota=rota, accounts=accounts, live=distributor.snapshot,
                               on_rota_changed=service.rota_changed, site_timezone=SITE))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, name="rota-console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the console server did not start"
-        time.sleep(0.02)
-    yield Editor(f"http://127.0.0.1:{port}", rota, service.refresh_rota)
-    server.should_exit = True
-    thread.join(10)
-    assert not thread.is_alive()
+    with serving(app) as base_url:
+        yield Editor(base_url, rota, service.refresh_rota)
 
 
 def open_console(browser: Any, editor: Editor) -> Any:
