@@ -205,7 +205,7 @@ def current(request: Request, services: Any) -> WallboardOut:
 
 
 @router.get("/wallboard", response_model=WallboardOut, summary="Calls waiting, agents by state, today's figures "
-            "(at most a second old)")
+            "(computed once a second)")
 async def get_wallboard(_: Staff, services: ServicesDep, request: Request) -> Response:
     """Polled by every wall display: the kept JSON is sent from the event loop; when it is over a second old,
     the next is computed in a worker thread (it reads the database) while this and other readers get it."""
