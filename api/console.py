@@ -40,13 +40,14 @@ from api.cases import case_texts, check_case, heard_in_case, scope
 from api.charts import Chart, Series, bar_chart
 from api.deps import RowId, ServicesDep
 from api.me import start_session
-from api.reports import IntervalReportOut, Minutes, intervals, local_midnight, site_zone
+from api.reports import IntervalReportOut, Minutes, intervals, site_zone
 from api.rota_grid import Week, monday_of, rota_week
 from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
 from routing.queues import AtMaxWait, Strategy
 from routing.reports import queue_views
+from shifts.plan import local_midnight
 from shifts.rota import zone
 
 HERE = Path(__file__).parent
@@ -327,8 +328,8 @@ def supervisor_reports(request: Request, principal: Staff, services: ServicesDep
         error = f"The last day ({last.isoformat()}) comes before the first ({first.isoformat()})."
     else:
         try:
-            report = intervals(services, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
-                               interval, queue)
+            report = intervals(services, local_midnight(first, tz).astimezone(tz),
+                               local_midnight(last + timedelta(days=1), tz).astimezone(tz), interval, queue)
         except HTTPException as refused:
             error = str(refused.detail)
         except (OverflowError, ValueError):  # a date at the end of the calendar

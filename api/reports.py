@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -27,6 +27,7 @@ from api.deps import Services, ServicesDep
 from routing.metrics import AgentMetrics, IntervalRow
 from routing.queues import QueueSettings
 from routing.reports import agent_report, interval_report
+from shifts.plan import local_midnight
 
 router = APIRouter(tags=["reports"])
 
@@ -107,9 +108,9 @@ def report_window(since: datetime | None, until: datetime | None, now: datetime,
                                 detail=f"{given.isoformat()} is outside the years 1970 to 9000 a report covers.")
     if since is None:
         day = (until - timedelta(microseconds=1) if until is not None else now).astimezone(tz).date()
-        since = local_midnight(day, tz)
+        since = local_midnight(day, tz).astimezone(tz)
     if until is None:
-        until = local_midnight(since.astimezone(tz).date() + timedelta(days=1), tz)
+        until = local_midnight(since.astimezone(tz).date() + timedelta(days=1), tz).astimezone(tz)
     if until <= since:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY,
                             detail=f"The window {since.isoformat()} to {until.isoformat()} is empty: until must "
@@ -119,11 +120,6 @@ def report_window(since: datetime | None, until: datetime | None, now: datetime,
                             detail=f"The window {since.isoformat()} to {until.isoformat()} is longer than "
                                    f"{MAX_WINDOW.days} days; ask for a shorter one.")
     return since, until
-
-
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of local ``day`` in ``tz`` (fold=0: a midnight skipped by DST maps past the gap)."""
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 def site_zone(services: Services) -> ZoneInfo:

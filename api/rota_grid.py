@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shifts.coverage import Staffing, coverage
 from shifts.document import pattern_to_spec
+from shifts.plan import local_midnight
 from shifts.rota import Shift, format_duration, zone
 from shifts.staffing import Demand, IntervalStaffing, Targets, staffing_check
 
@@ -82,11 +83,6 @@ def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def local_midnight(day: date, tz_name: str) -> datetime:
-    """The UTC instant of 00:00 on ``day`` in the zone (where midnight is skipped, the first instant after)."""
-    return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
-
-
 def _hhmm(instant: datetime, tz_name: str, day_end: datetime | None = None) -> str:
     if day_end is not None and instant == day_end:
         return "24:00"
@@ -121,7 +117,7 @@ def _pattern_label(spec: dict[str, Any]) -> str:
 def rota_week(store: Any, monday: date, site_zone: str, today: date, calls_per_interval: float | None) -> Week:
     """The week of ``monday`` (a local date of ``site_zone``) as the editor shows it."""
     days = [monday + timedelta(days=i) for i in range(7)]
-    bounds = [local_midnight(d, site_zone) for d in [*days, monday + timedelta(days=7)]]
+    bounds = [local_midnight(d, zone(site_zone)) for d in [*days, monday + timedelta(days=7)]]
     start, end = bounds[0], bounds[-1]
     rota = store.rota(start - timedelta(days=1), end + timedelta(days=1))
     agents = sorted(rota.agents.values(), key=lambda a: (a.name, a.extension))

@@ -14,8 +14,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Staff, error_responses
 from api.deps import ServicesDep
 from cases.stats import DEFAULT_THRESHOLD, CallStats, call_stats
-from shifts.plan import day_windows
+from shifts.plan import day_windows, local_midnight
 
 router = APIRouter(tags=["wallboard"], responses=error_responses(401, 403))
 
@@ -86,13 +85,6 @@ class WallboardOut(BaseModel):
     """Each queue now: calls waiting, longest wait, agents available and on call, closed or open."""
 
 
-def day_start(now: datetime, tz: ZoneInfo | None = None) -> datetime:
-    """The first instant of ``now``'s local day in ``tz`` (the site's zone; UTC by default)."""
-    zone = tz or ZoneInfo("UTC")
-    local = datetime.combine(now.astimezone(zone).date(), dtime(), tzinfo=zone)
-    return local.astimezone(UTC)
-
-
 def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> WallboardOut:
     """The wallboard as it stands (also rendered by the supervisor console)."""
     now: datetime = services.clock()
@@ -111,7 +103,7 @@ def wallboard(services: Any, threshold: timedelta = DEFAULT_THRESHOLD) -> Wallbo
                            pause_reason=a.get("pause_reason"))
               for a in live.get("agents", [])]
     tz = ZoneInfo(services.site_timezone)
-    midnight = day_start(now, tz)
+    midnight = local_midnight(now.astimezone(tz).date(), tz)
     templates = services.rota.list_templates() if services.rota is not None else []
     windows = day_windows(templates, now.astimezone(tz).date(), tz)
     calls = sorted(services.cases.calls_between(min([midnight, *(w.start for w in windows)]),

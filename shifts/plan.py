@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from shifts.rota import (
@@ -156,12 +156,17 @@ class ShiftWindow:
     end: datetime
 
 
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant that opens local ``day`` in ``tz`` (fold=0: a midnight the clocks skip maps past the
+    gap, to the first instant of the day)."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
 def day_windows(templates: Iterable[ShiftTemplate], day: date, tz: ZoneInfo) -> list[ShiftWindow]:
     """The duty templates' spans that overlap local ``day`` in ``tz``, by start: the night that began the
     evening before, then the day's own (the night that begins this evening included). On-call templates
     are not duty windows; a span the clocks skip entirely does not exist."""
-    midnight = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
-    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    midnight, next_midnight = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
     windows = []
     for template in templates:
         if template.kind != "duty":
