@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import agents, cases, console, health, knowledge, live, me, queues, reports, rota, users, wallboard
-from api.auth import ErrorOut, error_responses, signed_in, staff_only
+from api.auth import ErrorOut, signed_in, staff_only
 from api.deps import Services
 
 __all__ = ["Services", "create_app"]
@@ -96,13 +96,10 @@ def create_app(services: Services) -> FastAPI:
     # live before cases: the cases router's /calls/{id:path} would take the /transcript/live suffix
     app.include_router(live.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # agents: own calls
     app.include_router(cases.router, prefix="/api/v1", dependencies=[Depends(signed_in)])
-    app.include_router(rota.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
-                       responses=error_responses(401, 403))
+    app.include_router(rota.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(knowledge.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # edits: staff
-    app.include_router(queues.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
-                       responses=error_responses(401, 403))
-    app.include_router(reports.router, prefix="/api/v1", dependencies=[Depends(staff_only)],
-                       responses=error_responses(401, 403))
+    app.include_router(queues.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
+    app.include_router(reports.router, prefix="/api/v1", dependencies=[Depends(staff_only)])
     app.include_router(agents.router, prefix="/api/v1", dependencies=[Depends(signed_in)])  # agents: their own
     app.include_router(users.router, prefix="/api/v1")  # admins only (per route)
     app.include_router(console.router)  # pages: sign-in public, the rest per route like the API

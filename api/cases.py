@@ -244,7 +244,7 @@ class CasePageOut(BaseModel):
     offset: int
 
 
-router = APIRouter(tags=["cases"], responses=error_responses(401, 403))
+router = APIRouter(tags=["cases"])
 
 
 def scope(principal: Principal) -> str | None:
@@ -337,7 +337,7 @@ def open_case(body: CaseIn, cases: CasesDep, principal: CurrentUser, services: S
     return _detail(cases, case_id)
 
 
-@router.patch("/cases/{case_id}", response_model=CaseDetailOut, responses=error_responses(404, 409),
+@router.patch("/cases/{case_id}", response_model=CaseDetailOut, responses=error_responses(409),
               summary="Change status (reopen), priority, category, subject, description, steps taken")
 def update_case(case_id: RowId, body: CasePatch, cases: CasesDep, principal: CurrentUser,
                 services: ServicesDep) -> CaseDetailOut:
@@ -355,7 +355,7 @@ def update_case(case_id: RowId, body: CasePatch, cases: CasesDep, principal: Cur
 
 
 @router.post("/cases/{case_id}/notes", response_model=NoteOut, status_code=HTTPStatus.CREATED,
-             responses=error_responses(404), summary="Add a note to a case")
+             summary="Add a note to a case")
 def add_note(case_id: RowId, body: NoteIn, cases: CasesDep, principal: CurrentUser,
              services: ServicesDep) -> NoteOut:
     check_case(cases, principal, case_id)
@@ -363,7 +363,7 @@ def add_note(case_id: RowId, body: NoteIn, cases: CasesDep, principal: CurrentUs
         return NoteOut.model_validate(cases.add_note(case_id, services.clock(), actor(principal), body.text))
 
 
-@router.post("/cases/{case_id}/escalate", response_model=CaseDetailOut, responses=error_responses(404, 409),
+@router.post("/cases/{case_id}/escalate", response_model=CaseDetailOut, responses=error_responses(409),
              summary="Escalate to level 2; the escalation note carries the reason and the transcripts")
 def escalate(case_id: RowId, body: EscalateIn, cases: CasesDep, principal: CurrentUser,
              services: ServicesDep) -> CaseDetailOut:
@@ -374,7 +374,7 @@ def escalate(case_id: RowId, body: EscalateIn, cases: CasesDep, principal: Curre
     return _detail(cases, case_id)
 
 
-@router.post("/cases/{case_id}/close", response_model=CaseDetailOut, responses=error_responses(404, 409),
+@router.post("/cases/{case_id}/close", response_model=CaseDetailOut, responses=error_responses(409),
              summary="Close a case with its resolution")
 def close_case(case_id: RowId, body: CloseIn, cases: CasesDep, principal: CurrentUser,
                services: ServicesDep) -> CaseDetailOut:
@@ -385,7 +385,7 @@ def close_case(case_id: RowId, body: CloseIn, cases: CasesDep, principal: Curren
     return _detail(cases, case_id)
 
 
-@router.get("/cases/{case_id}/suggestions", response_model=list[SuggestionOut], responses=error_responses(404),
+@router.get("/cases/{case_id}/suggestions", response_model=list[SuggestionOut],
             summary="Knowledge-base articles the case's transcripts, subject and description suggest")
 def case_suggestions(case_id: RowId, cases: CasesDep, principal: CurrentUser, articles: ArticlesDep,
                      services: ServicesDep, limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[SuggestionOut]:

@@ -12,12 +12,12 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentUser, Staff, actor, error_responses
+from api.auth import CurrentUser, Staff, actor
 from api.deps import RowId, ServicesDep
 from cases.articles import ArticleStore
 from cases.knowledge import ArticleInput, Suggestion, UnknownArticle, words
 
-router = APIRouter(tags=["knowledge base"], responses=error_responses(401, 403))
+router = APIRouter(tags=["knowledge base"])
 
 
 def get_articles(services: ServicesDep) -> ArticleStore:

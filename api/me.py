@@ -80,7 +80,7 @@ def sign_in(body: SessionIn, services: ServicesDep, _accounts: AccountsDep, requ
     return SessionOut(user=UserOut.model_validate(user), csrf_token=csrf_token(secret), expires_at=expires)
 
 
-@router.delete("/session", status_code=HTTPStatus.NO_CONTENT, responses=error_responses(401, 403),
+@router.delete("/session", status_code=HTTPStatus.NO_CONTENT,
                summary="Sign out: ends the console session")
 def sign_out(principal: CurrentUser, services: ServicesDep, response: Response) -> None:
     if principal.session is not None:
@@ -88,26 +88,26 @@ def sign_out(principal: CurrentUser, services: ServicesDep, response: Response) 
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.get("/me", response_model=MeOut, responses=error_responses(401), summary="The signed-in user")
+@router.get("/me", response_model=MeOut, summary="The signed-in user")
 def me(principal: CurrentUser) -> MeOut:
     return MeOut(**UserOut.model_validate(principal.user).model_dump(), csrf_token=principal.csrf)
 
 
-@router.get("/me/tokens", response_model=list[TokenOut], responses=error_responses(401),
+@router.get("/me/tokens", response_model=list[TokenOut],
             summary="My API tokens")
 def list_tokens(principal: CurrentUser, accounts: AccountsDep) -> list[Any]:
     return accounts.list_tokens(principal.user.id)
 
 
 @router.post("/me/tokens", response_model=NewTokenOut, status_code=HTTPStatus.CREATED,
-             responses=error_responses(401, 403), summary="Create an API token (its secret is shown once)")
+             summary="Create an API token (its secret is shown once)")
 def create_token(body: TokenIn, principal: CurrentUser, accounts: AccountsDep, services: ServicesDep) -> NewTokenOut:
     ttl = timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
     secret, view = accounts.issue_token(principal.user.id, TokenKind.API, body.label, services.clock(), ttl=ttl)
     return NewTokenOut(**TokenOut.model_validate(view).model_dump(), token=secret)
 
 
-@router.delete("/me/tokens/{token_id}", response_model=TokenOut, responses=error_responses(401, 403, 404),
+@router.delete("/me/tokens/{token_id}", response_model=TokenOut,
                summary="Revoke one of my API tokens")
 def revoke_token(token_id: RowId, principal: CurrentUser, accounts: AccountsDep, services: ServicesDep) -> Any:
     try:

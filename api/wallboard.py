@@ -24,12 +24,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Staff, error_responses
+from api.auth import Staff
 from api.deps import ServicesDep
 from cases.stats import DEFAULT_THRESHOLD, CallStats, call_stats
 from shifts.plan import day_windows, local_midnight
 
-router = APIRouter(tags=["wallboard"], responses=error_responses(401, 403))
+router = APIRouter(tags=["wallboard"])
 
 
 class AgentLiveOut(BaseModel):
