@@ -2,22 +2,28 @@
 // change shown in #flash, the running timers (time in state, wrap-up left) and the agent's live transcript
 // (an EventSource on the call the desk names). No other script.
 (function () {
-  htmx.defineExtension("json-form", {
-    onEvent: function (name, evt) {
-      if (name === "htmx:configRequest") { evt.detail.headers["Content-Type"] = "application/json"; }
-    },
-    encodeParameters: function (xhr, parameters, elt) {
-      xhr.overrideMimeType("text/json");
-      const form = elt.closest("form");
-      const body = {};
-      for (const [key, value] of parameters.entries()) {
-        const input = form ? form.elements[key] : null;
-        if (input && input.dataset && "skip" in input.dataset) { continue; }
-        body[key] = value === "" ? null : value;
+  // An htmx extension that sends a form as a JSON body: ``encode(parameters, form)`` gives the object.
+  window.hotlineJsonForm = function (encode) {
+    return {
+      onEvent: function (name, evt) {
+        if (name === "htmx:configRequest") { evt.detail.headers["Content-Type"] = "application/json"; }
+      },
+      encodeParameters: function (xhr, parameters, elt) {
+        xhr.overrideMimeType("text/json");
+        return JSON.stringify(encode(parameters, elt.closest("form")));
       }
-      return JSON.stringify(body);
+    };
+  };
+
+  htmx.defineExtension("json-form", hotlineJsonForm(function (parameters, form) {
+    const body = {};
+    for (const [key, value] of parameters.entries()) {
+      const input = form ? form.elements[key] : null;
+      if (input && input.dataset && "skip" in input.dataset) { continue; }
+      body[key] = value === "" ? null : value;
     }
-  });
+    return body;
+  }));
 
   window.consoleDone = function (event, refresh) {
     const flash = document.getElementById("flash");
@@ -169,24 +175,17 @@
 // rule, agent, both shifts in local time; an accepted edit its warnings), and drag and drop of shifts
 // between the cells of the week grid. Every change goes through the JSON API.
 (function () {
-  htmx.defineExtension("rota-form", {
-    onEvent: function (name, evt) {
-      if (name === "htmx:configRequest") { evt.detail.headers["Content-Type"] = "application/json"; }
-    },
-    encodeParameters: function (xhr, parameters, elt) {
-      xhr.overrideMimeType("text/json");
-      const form = elt.closest("form");
-      const body = {};
-      if (form) { form.querySelectorAll("[data-list][name]").forEach(function (i) { body[i.name] = []; }); }
-      for (const [key, value] of parameters.entries()) {
-        const input = form ? form.querySelector("[name='" + key + "']") : null;
-        if (input && "skip" in input.dataset) { continue; }
-        if (input && "list" in input.dataset) { body[key].push(value); continue; }
-        if (value !== "") { body[key] = value; }
-      }
-      return JSON.stringify(body);
+  htmx.defineExtension("rota-form", hotlineJsonForm(function (parameters, form) {
+    const body = {};
+    if (form) { form.querySelectorAll("[data-list][name]").forEach(function (i) { body[i.name] = []; }); }
+    for (const [key, value] of parameters.entries()) {
+      const input = form ? form.querySelector("[name='" + key + "']") : null;
+      if (input && "skip" in input.dataset) { continue; }
+      if (input && "list" in input.dataset) { body[key].push(value); continue; }
+      if (value !== "") { body[key] = value; }
     }
-  });
+    return body;
+  }));
 
   const RULES = {overlap: "Overlapping shifts", max_shift: "Shift too long", min_rest: "Too little rest"};
   const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
