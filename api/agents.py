@@ -20,10 +20,10 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser, Principal, Staff, actor, error_responses, forbidden
-from api.deps import ServicesDep
+from api.deps import ServicesDep, routing_of
 from api.queues import window
 from routing.agents import IllegalTransition, RoutingError
-from routing.reports import agent_report, agent_views
+from routing.reports import agent_report
 
 router = APIRouter(tags=["agents"])
 
@@ -68,7 +68,7 @@ def _domain_errors() -> Iterator[None]:
 
 
 def _one(services: ServicesDep, extension: str) -> dict[str, Any]:
-    views = services.routing.routed(agent_views)
+    views = routing_of(services).agent_views()
     for v in views:
         if v["extension"] == extension:
             return dict(v)
@@ -77,7 +77,7 @@ def _one(services: ServicesDep, extension: str) -> dict[str, Any]:
 
 @router.get("/agent-states", response_model=list[AgentState])
 def list_states(services: ServicesDep, _staff: Staff) -> list[dict[str, Any]]:
-    views = services.routing.routed(agent_views)
+    views = routing_of(services).agent_views()
     report = agent_report(services.routing_log, *window(None, None, services.clock()))
     return [{**v, "metrics": report.get(v["extension"])} for v in views]
 
@@ -92,7 +92,7 @@ def get_state(extension: str, services: ServicesDep, principal: CurrentUser) -> 
 def pause(extension: str, body: PauseIn, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
     _own(principal, extension)
     with _domain_errors():
-        services.routing.pause(extension, body.reason, actor(principal))
+        routing_of(services).pause(extension, body.reason, actor(principal))
     return _one(services, extension)
 
 
@@ -100,7 +100,7 @@ def pause(extension: str, body: PauseIn, services: ServicesDep, principal: Curre
 def available(extension: str, services: ServicesDep, principal: CurrentUser) -> dict[str, Any]:
     _own(principal, extension)
     with _domain_errors():
-        services.routing.make_available(extension, actor(principal))
+        routing_of(services).make_available(extension, actor(principal))
     return _one(services, extension)
 
 
@@ -109,5 +109,5 @@ def logout(extension: str, services: ServicesDep, principal: CurrentUser,
            body: ReasonIn | None = None) -> dict[str, Any]:
     _own(principal, extension)
     with _domain_errors():
-        services.routing.log_out(extension, actor(principal), (body or ReasonIn()).reason)
+        routing_of(services).log_out(extension, actor(principal), (body or ReasonIn()).reason)
     return _one(services, extension)

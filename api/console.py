@@ -46,7 +46,6 @@ from api.wallboard import current
 from cases.knowledge import transcript_words
 from cases.model import CaseStatus, Priority, UnknownCase
 from routing.queues import AtMaxWait, Strategy
-from routing.reports import queue_views
 from shifts.plan import local_midnight
 from shifts.rota import zone
 
@@ -238,11 +237,10 @@ def supervisor_wallboard(request: Request, principal: Staff, services: ServicesD
 
 
 def queue_list(services: Any) -> list[dict[str, Any]]:
-    """Each queue's settings and live figures (none while routing does not run in this process)."""
+    """Each queue's settings and live figures (none where no routing is wired)."""
     if services.routing is None:
         return []
-    now = services.clock()
-    views: list[dict[str, Any]] = services.routing.routed(lambda acd: queue_views(acd, now))
+    views: list[dict[str, Any]] = services.routing.queue_views()
     return views
 
 
@@ -321,7 +319,7 @@ def supervisor_reports(request: Request, principal: Staff, services: ServicesDep
     last = last or first
     queue = queue or None
     form = {"first": first, "last": last, "queue": queue, "interval": int(interval),
-            "queues": sorted(services.routing.acd.config.queues) if services.routing is not None else [],
+            "queues": sorted(services.routing.queues()) if services.routing is not None else [],
             "timezone": services.site_timezone}
     report, error = None, None
     if last < first:

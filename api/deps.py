@@ -5,11 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from http import HTTPStatus
+from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from accounts.throttle import SignInThrottle
+from routing.queues import QueueChange, QueueSettings
+
+
+class Routing(Protocol):
+    """What the API asks of routing: ``routing.distributor.Distributor`` in its own process, or
+    ``hotline.control.RemoteRouting`` from the API's process. Domain refusals are raised as
+    ``routing.agents.RoutingError`` (``IllegalTransition``, ``ConfigError``) either way."""
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def queues(self) -> dict[str, QueueSettings]: ...
+
+    def queue_views(self) -> list[dict[str, Any]]: ...
+
+    def agent_views(self) -> list[dict[str, Any]]: ...
+
+    def pause(self, extension: str, reason: str, by: str) -> None: ...
+
+    def make_available(self, extension: str, by: str) -> None: ...
+
+    def log_out(self, extension: str, by: str, reason: str = "") -> None: ...
+
+    def transfer(self, call_id: str, queue: str, by: str) -> None: ...
+
+    def edit_queue(self, queue: str, changes: dict[str, Any], by: str) -> QueueChange | None: ...
+
+    def reset_queue(self, queue: str, by: str) -> QueueChange: ...
 
 
 @dataclass
@@ -19,8 +47,8 @@ class Services:
     ``cases`` is a ``cases.store.CaseStore``, ``rota`` a ``shifts.store.RotaStore``; ``health`` returns the
     component map that ``GET /health`` reports; ``on_rota_changed`` is called after every rota edit so
     routing sees it at once; ``call_history`` is a ``shifts.staffing.CallHistory`` (past call volume for
-    the staffing check) or ``None`` while no source is wired. ``routing`` is the
-    ``routing.distributor.Distributor``, ``routing_log`` the ``routing.store.RoutingStore`` the metrics are
+    the staffing check) or ``None`` while no source is wired. ``routing`` is a ``Routing`` (the
+    distributor, here or in the service's process), ``routing_log`` the ``routing.store.RoutingStore`` the metrics are
     read from. ``live_transcripts`` is the live transcript hub (``transcription.live.LiveTranscripts``:
     ``subscribe(call_id, listener)``), or None where there is none. ``accounts`` is an
     ``accounts.store.AccountStore`` (``None``: nobody can sign in, every protected route answers 401);
@@ -37,7 +65,7 @@ class Services:
     health: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
     on_rota_changed: Callable[[], None] = field(default=lambda: None)
     call_history: Any = None
-    routing: Any = None
+    routing: Routing | None = None
     routing_log: Any = None
     live_transcripts: Any = None
     accounts: Any = None
@@ -56,6 +84,13 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def routing_of(services: Services) -> Routing:
+    """The routing wired in, or 503 where none is (an API served without the call path)."""
+    if services.routing is None:
+        raise HTTPException(HTTPStatus.SERVICE_UNAVAILABLE, detail="Routing is not running.")
+    return services.routing
 
 
 MAX_ROW_ID = 2**31 - 1

@@ -20,11 +20,11 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import Staff, actor
-from api.deps import ServicesDep
+from api.deps import ServicesDep, routing_of
 from routing.agents import RoutingError
 from routing.metrics import QueueMetrics
 from routing.queues import AtMaxWait, ConfigError, QueueChange, Strategy
-from routing.reports import queue_report, queue_views
+from routing.reports import queue_report
 
 router = APIRouter(tags=["queues"])
 
@@ -136,9 +136,8 @@ def window(since: datetime | None, until: datetime | None, now: datetime) -> tup
 
 
 def _views(services: ServicesDep) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    now = services.clock()
-    views = services.routing.routed(lambda acd: queue_views(acd, now))
-    report = queue_report(services.routing.acd, services.routing_log, *window(None, None, now))
+    views = routing_of(services).queue_views()
+    report = queue_report(routing_of(services).queues(), services.routing_log, *window(None, None, services.clock()))
     return views, report
 
 
@@ -162,20 +161,20 @@ def queue_metrics(name: str, services: ServicesDep, since: Annotated[AwareDateti
                   until: Annotated[AwareDatetime | None, Query()] = None) -> dict[str, Any]:
     _known(services, name)
     start, end = window(since, until, services.clock())
-    return queue_report(services.routing.acd, services.routing_log, start, end)[name]
+    return queue_report(routing_of(services).queues(), services.routing_log, start, end)[name]
 
 
 def _known(services: ServicesDep, name: str) -> None:
-    try:
-        services.routing.acd.queue(name)
-    except RoutingError as error:
-        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
+    queues = routing_of(services).queues()
+    if name not in queues:
+        raise HTTPException(HTTPStatus.NOT_FOUND,
+                            detail=f"No queue is named {name!r}; known: {', '.join(sorted(queues))}.")
 
 
 def _edit(services: ServicesDep, name: str, changes: dict[str, Any], by: str) -> dict[str, Any]:
     _known(services, name)
     try:
-        services.routing.edit_queue(name, changes, by)
+        routing_of(services).edit_queue(name, changes, by)
     except ConfigError as error:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
     return get_queue(name, services)
@@ -208,7 +207,7 @@ def reset_queue(who: Staff, name: str, services: ServicesDep) -> dict[str, Any]:
     queue's changed settings."""
     _known(services, name)
     try:
-        services.routing.reset_queue(name, actor(who))
+        routing_of(services).reset_queue(name, actor(who))
     except ConfigError as error:
         raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=str(error)) from None
     return get_queue(name, services)
@@ -255,7 +254,7 @@ def transfer_call(who: Staff, call_id: str, body: TransferIn, services: Services
     """Move a waiting call to another queue; it keeps its place by arrival. 404: no such queue or call."""
     _known(services, body.queue)
     try:
-        services.routing.transfer(call_id, body.queue, actor(who))
+        routing_of(services).transfer(call_id, body.queue, actor(who))
     except RoutingError as error:
         raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(error)) from None
     return get_queue(body.queue, services)

@@ -127,7 +127,7 @@ def site_zone(services: Services) -> ZoneInfo:
 
 
 def _queues(services: Services) -> dict[str, QueueSettings]:
-    return dict(services.routing.acd.config.queues) if services.routing is not None else {}
+    return services.routing.queues() if services.routing is not None else {}
 
 
 def intervals(services: Services, since: datetime | None, until: datetime | None, interval: int,

@@ -36,12 +36,14 @@ from routing.events import QueueEvent
 from routing.ports import CallRecorder, Journal, QueueSettingsStore, Transcriber
 from routing.queues import (
     QueueChange,
+    QueueSettings,
     RoutingConfig,
     changed_settings,
     with_changes,
     with_file_settings,
     with_overrides,
 )
+from routing.reports import agent_views, queue_views
 from routing.speech import announcement
 from telephony.leg import Dialer, DialFailed, Leg, LegState
 from telephony.media import Bridge, LegReader, Player
@@ -281,6 +283,21 @@ class Distributor:
         return problems
 
     # --- views -------------------------------------------------------------------------------
+    def queues(self) -> dict[str, QueueSettings]:
+        """Each queue's settings in force, by name."""
+        with self._lock:
+            return dict(self.acd.config.queues)
+
+    def queue_views(self) -> list[dict[str, Any]]:
+        """``routing.reports.queue_views`` now: each queue's settings, live figures and waiting calls."""
+        with self._lock:
+            return queue_views(self.acd, self._clock())
+
+    def agent_views(self) -> list[dict[str, Any]]:
+        """``routing.reports.agent_views``: every agent's state, shift, call and counts."""
+        with self._lock:
+            return agent_views(self.acd)
+
     def snapshot(self) -> dict[str, Any]:
         """What the consoles show live: the waiting calls, each agent's state with ``since`` (ISO 8601, when
         the state began), ``pause_reason`` (while paused, else None) and ``wrap_until`` (ISO 8601, when

@@ -48,9 +48,10 @@ def agent_views(acd: Acd) -> list[dict[str, Any]]:
     } for a in acd.agents()]
 
 
-def queue_report(acd: Acd, log: LogReader, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+def queue_report(queues: Mapping[str, QueueSettings], log: LogReader, start: datetime,
+                 end: datetime) -> dict[str, dict[str, Any]]:
     """Metrics per queue over [start, end) from the stored log."""
-    metrics = queue_metrics(log.events(start, end), start, end, acd.config.queues)
+    metrics = queue_metrics(log.events(start, end), start, end, queues)
     return {name: asdict(m) for name, m in metrics.items()}
 
 
