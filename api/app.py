@@ -14,13 +14,13 @@ from urllib.parse import unquote_plus
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import agents, cases, console, health, knowledge, live, me, queues, reports, rota, users, wallboard
 from api.auth import ErrorOut, signed_in, staff_only
-from api.deps import Services
+from api.deps import Services, Unavailable
 
 __all__ = ["Services", "create_app"]
 
@@ -129,5 +129,9 @@ def create_app(services: Services) -> FastAPI:
                 and "text/html" in request.headers.get("accept", "")):
             return RedirectResponse("/login", status_code=HTTPStatus.SEE_OTHER)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_request: Request, exc: Unavailable) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
 
     return app

@@ -14,6 +14,11 @@ from accounts.throttle import SignInThrottle
 from routing.queues import QueueChange, QueueSettings
 
 
+class Unavailable(RuntimeError):
+    """A part of the service the API relies on does not answer (the call service behind the control
+    channel): 503 with the sentence."""
+
+
 class Routing(Protocol):
     """What the API asks of routing: ``routing.distributor.Distributor`` in its own process, or
     ``hotline.control.RemoteRouting`` from the API's process. Domain refusals are raised as

@@ -664,9 +664,14 @@ def wallboard_under_calls(run: Run, args: argparse.Namespace, caller: subprocess
         raise RuntimeError(f"only {up} of {args.calls} agents were on call on the wallboard; not loading it")
     print(f"all {args.calls} agents on call; GET /api/v1/wallboard at {args.wallboard_rate:g} req/s for "
           f"{args.wallboard_seconds:g} s ...", flush=True)
+    assert run.service is not None
+    api = [p for p in descendants(run.service.pid) if comm(p) == "hotline-api"]
+    before = cpu_seconds(api), cpu_seconds([run.service.pid]), box_busy_seconds()
     figures = api_wallboard.load(url, {"Authorization": f"Bearer {run.token}"}, args.wallboard_rate,
                                  args.wallboard_seconds)
+    after = cpu_seconds(api), cpu_seconds([run.service.pid]), box_busy_seconds()
     api_wallboard.print_load(figures)
+    cores = [(b - a) / figures["wall_s"] for a, b in zip(before, after, strict=True)]
     live = figures["live_calls"]
     ms = sorted(x * 1000 for x in figures["latencies_s"])
     return {"rate": args.wallboard_rate, "seconds": args.wallboard_seconds, "sent": figures["sent"],
@@ -674,7 +679,9 @@ def wallboard_under_calls(run: Run, args: argparse.Namespace, caller: subprocess
             "live_calls_min": min(live, default=None), "live_calls_max": max(live, default=None),
             "p50_ms": api_wallboard.percentile(ms, 50) if ms else None,
             "p95_ms": api_wallboard.percentile(ms, 95) if ms else None,
-            "p99_ms": api_wallboard.percentile(ms, 99) if ms else None, "max_ms": max(ms, default=None)}
+            "p99_ms": api_wallboard.percentile(ms, 99) if ms else None, "max_ms": max(ms, default=None),
+            "api_pids": api, "api_cores": cores[0], "service_cores": cores[1], "box_cores": cores[2],
+            "api_cpu_ms_per_request": (after[0] - before[0]) * 1000 / max(1, figures["sent"])}
 
 
 def log_summary(path: Path) -> dict[str, int]:
@@ -750,6 +757,9 @@ def report(r: dict[str, Any]) -> None:
               f"errors {len(w['errors'])}; live calls seen {w['live_calls_min']}..{w['live_calls_max']}; latency ms "
               f"p50 {fmt(w['p50_ms'], 1)} p95 {fmt(w['p95_ms'], 1)} p99 {fmt(w['p99_ms'], 1)} "
               f"max {fmt(w['max_ms'], 1)}")
+        print(f"  cores meanwhile      API process {w['api_pids']} {fmt(w['api_cores'], 2)} "
+              f"({fmt(w['api_cpu_ms_per_request'], 2)} ms CPU per request), service process "
+              f"{fmt(w['service_cores'], 2)}, whole machine {fmt(w['box_cores'], 2)} of 2")
     if r.get("log"):
         print(f"service log            {r['log']}")
     print(line)

@@ -343,6 +343,15 @@ class Service:
         self.engine.dispose()
         log.info("service.stopped", threads=[t.name for t in threading.enumerate() if t is not threading.main_thread()])
 
+    def control_handlers(self) -> dict[str, Callable[..., Any]]:
+        """What the API's process may ask of this one (``hotline.control``): ``api.deps.Routing``, the
+        health report and the rota refresh after an edit."""
+        d = self.distributor
+        return {"snapshot": d.snapshot, "queues": d.queues, "queue_views": d.queue_views,
+                "agent_views": d.agent_views, "pause": d.pause, "make_available": d.make_available,
+                "log_out": d.log_out, "transfer": d.transfer, "edit_queue": d.edit_queue,
+                "reset_queue": d.reset_queue, "health": self.health, "rota_changed": self.rota_changed}
+
     # --- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, Any]]:
         s = self.settings
@@ -382,12 +391,16 @@ def make_prompts(directory: Path, config: RoutingConfig) -> int:
     return len(texts)
 
 
+def rota_store(settings: Settings, engine: Engine, clock: Callable[[], datetime] = utc_now) -> RotaStore:
+    rules = Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest)
+    return RotaStore(engine, clock=clock, rules=rules)
+
+
 def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Service:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     cases = CaseStore(engine)
-    rota = RotaStore(engine, clock=clock,
-                     rules=Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest))
+    rota = rota_store(settings, engine, clock)
     service = CallTranscriber(Spool(settings.spool_dir), None, LiveTranscripts(),
                               redactor=redact if settings.redact_transcripts else None,
                               keep_days=settings.recording_retention_days)
@@ -411,15 +424,25 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
                    clock=clock)
 
 
+def api_services(settings: Settings, engine: Engine, *, routing: Any, health: Callable[[], dict[str, Any]],
+                 on_rota_changed: Callable[[], None], live_transcripts: Any, cases: CaseStore, rota: RotaStore,
+                 routing_log: RoutingStore, accounts: AccountStore | None,
+                 clock: Callable[[], datetime] = utc_now) -> Services:
+    """What the API is given, the same whether routing runs in its process or behind the control channel."""
+    s = settings
+    return Services(cases=cases, rota=rota, health=health, on_rota_changed=on_rota_changed, routing=routing,
+                    routing_log=routing_log, call_history=routing_log, live_transcripts=live_transcripts,
+                    accounts=accounts, articles=ArticleStore(engine), live=routing.snapshot, clock=clock,
+                    sign_in_throttle=SignInThrottle(s.sign_in_max_failures, s.sign_in_address_max_failures,
+                                                    s.sign_in_window),
+                    session_ttl=s.session_ttl, cookie_secure=s.cookie_secure, site_timezone=s.site_timezone)
+
+
 def make_app(service: Service) -> Any:
-    s = service.settings
-    return create_app(Services(cases=service.cases, rota=service.rota, health=service.health,
-                               on_rota_changed=service.rota_changed, routing=service.distributor,
-                               routing_log=service.routing, call_history=service.routing,
-                               live_transcripts=service.transcriber.service.live,
-                               accounts=service.accounts, articles=ArticleStore(service.engine),
-                               live=service.distributor.snapshot, clock=service.clock,
-                               sign_in_throttle=SignInThrottle(s.sign_in_max_failures,
-                                                               s.sign_in_address_max_failures, s.sign_in_window),
-                               session_ttl=s.session_ttl, cookie_secure=s.cookie_secure,
-                               site_timezone=s.site_timezone))
+    """The API over ``service`` in the same process (the demo, tests); ``hotline serve`` gives the API a
+    process of its own (``hotline.apiprocess``)."""
+    return create_app(api_services(service.settings, service.engine, routing=service.distributor,
+                                   health=service.health, on_rota_changed=service.rota_changed,
+                                   live_transcripts=service.transcriber.service.live, cases=service.cases,
+                                   rota=service.rota, routing_log=service.routing, accounts=service.accounts,
+                                   clock=service.clock))

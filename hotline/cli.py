@@ -34,10 +34,12 @@ def _settings() -> Settings:
 
 @app.command()
 def serve() -> None:
-    """Run Kamailio, the SIP workers, the rota scheduler and the API until Ctrl-C."""
-    import uvicorn
+    """Run Kamailio, the SIP workers, the rota scheduler and, in a process of its own, the API until Ctrl-C."""
+    import secrets
 
-    from hotline.bootstrap import build, make_app
+    from hotline.apiprocess import ApiProcess, ApiProcessError
+    from hotline.bootstrap import build
+    from hotline.control import ControlServer
 
     settings = _settings()
     service = build(settings)
@@ -45,18 +47,31 @@ def serve() -> None:
     def stop_requested(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    # uvicorn shuts the API down on SIGINT/SIGTERM, then re-raises the signal to the handler it found:
-    # ours turns either into the same orderly stop of every component below.
+    # SIGINT and SIGTERM both end in the same orderly stop: the API's process first, then every component.
     signal.signal(signal.SIGTERM, stop_requested)
+    control: ControlServer | None = None
+    api: ApiProcess | None = None
+    failed: ApiProcessError | None = None
     try:
         service.start()
-        config = uvicorn.Config(make_app(service), host=settings.http_host, port=settings.http_port,
-                                log_level="warning", lifespan="off")
-        uvicorn.Server(config).run()
+        authkey = secrets.token_bytes(32)
+        control = ControlServer(service.control_handlers(), service.transcriber.service.live, authkey)
+        control.start()
+        api = ApiProcess(settings, control.address, authkey)
+        api.start()
+        api.supervise()
     except KeyboardInterrupt:
         pass
+    except ApiProcessError as error:
+        failed = error
     finally:
+        if api is not None:
+            api.stop()
+        if control is not None:
+            control.stop()
         service.stop()
+    if failed is not None:
+        raise _fail(str(failed))
 
 
 @db_app.command("upgrade")

@@ -24,13 +24,22 @@ class KamailioError(RuntimeError):
 
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: have the kernel end Kamailio if the service dies, even by SIGKILL, so a
-    crashed service never leaves an orphan holding the SIP port."""
+def die_with_parent() -> None:
+    """In a child of the service (Kamailio before its exec, the API's process at its start): have the kernel
+    end it with SIGTERM if the service dies, even by SIGKILL, so a crashed service never leaves an orphan
+    holding a port. Linux only; the signal comes when the thread that started the child ends, so start
+    children from the main thread."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def name_process(name: str) -> None:
+    """Name this process's main thread (``/proc/PID/comm``, at most 15 bytes): what ps and top show."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_NAME, name.encode()[:15])
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ class Kamailio:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

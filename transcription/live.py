@@ -4,7 +4,9 @@ The transcription service publishes every partial and final segment of a call (a
 the call runs, and an ``end`` event once the call's final transcript is complete. Subscribers (the API's
 Server-Sent Events endpoint) receive, on subscribing, what the call has said so far (its final segments and
 each speaker's latest partial), then every new event, through a callback that must not block (the API
-hands each event to its event loop). Thread-safe; no third-party library.
+hands each event to its event loop). A watcher (``watch``) gets every event of every call: the service's
+process feeds the API's process a copy of its hub this way (``hotline.control``), which ``apply`` rebuilds
+there. Thread-safe; no third-party library.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from transcription.segments import Segment, SegmentRecognised
 
 log = logging.getLogger(__name__)
 
-PARTIAL, FINAL, END = "partial", "final", "end"
+OPEN, PARTIAL, FINAL, END = "open", "partial", "final", "end"
 
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     """``kind`` is "partial" (a guess the next event replaces), "final" (a segment of the transcript) or
-    "end" (the call's transcript is complete; ``segment`` is None)."""
+    "end" (the call's transcript is complete; ``segment`` is None). Watchers (``LiveTranscripts.watch``)
+    also get "open" (a call is known, nothing said yet; ``segment`` is None)."""
 
     call_id: str
     kind: str
@@ -65,31 +68,78 @@ class LiveTranscripts:
         self._topics: OrderedDict[str, _Topic] = OrderedDict()
         self._lock = threading.Lock()
         self._keep_ended = keep_ended
+        self._watchers: list[Listener] = []
 
     def open(self, call_id: str) -> None:
         with self._lock:
-            self._topics.setdefault(call_id, _Topic())
+            if call_id not in self._topics:
+                self._topics[call_id] = _Topic()
+                self._to_watchers(LiveEvent(call_id, OPEN))
+
+    def apply(self, event: LiveEvent) -> None:
+        """Replay ``event`` from another hub's watcher: this hub then holds what that one holds."""
+        if event.kind == OPEN:
+            self.open(event.call_id)
+        elif event.kind == END:
+            self.close(event.call_id)
+        elif event.segment is not None:
+            self.publish(SegmentRecognised(event.call_id, event.segment, event.kind == FINAL))
+
+    def watch(self, listener: Listener) -> Callable[[], None]:
+        """Send ``listener`` every event of every call, first what each known call has said (its "open" and
+        the replay a subscriber gets), then, in the order the hub took them, every new one. The listener is
+        called under the hub's lock: it must only hand the event on (to a queue). Returns the function
+        that stops it."""
+        with self._lock:
+            for call_id, topic in self._topics.items():
+                listener(LiveEvent(call_id, OPEN))
+                for event in topic.replay(call_id):
+                    listener(event)
+            self._watchers.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._watchers:
+                    self._watchers.remove(listener)
+
+        return stop
+
+    def _to_watchers(self, event: LiveEvent) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(event)
+            except Exception:
+                log.exception("A live transcript watcher failed.")
 
     def publish(self, event: SegmentRecognised) -> None:
         kind = FINAL if event.final else PARTIAL
         with self._lock:
-            topic = self._topics.setdefault(event.call_id, _Topic())
+            topic = self._topics.get(event.call_id)
+            if topic is None:
+                topic = self._topics[event.call_id] = _Topic()
+                self._to_watchers(LiveEvent(event.call_id, OPEN))
             if topic.ended:
                 return
+            live = LiveEvent(event.call_id, kind, event.segment)
+            self._to_watchers(live)
             if event.final:
                 topic.finals.append(event.segment)
                 topic.partials.pop(event.segment.speaker, None)
             else:
                 topic.partials[event.segment.speaker] = event.segment
             listeners = list(topic.listeners)
-        self._deliver(listeners, LiveEvent(event.call_id, kind, event.segment))
+        self._deliver(listeners, live)
 
     def close(self, call_id: str) -> None:
         """The call's transcript is complete: send ``end`` and forget the oldest ended calls."""
         with self._lock:
-            topic = self._topics.setdefault(call_id, _Topic())
+            topic = self._topics.get(call_id)
+            if topic is None:
+                topic = self._topics[call_id] = _Topic()
+                self._to_watchers(LiveEvent(call_id, OPEN))
             if topic.ended:
                 return
+            self._to_watchers(LiveEvent(call_id, END))
             topic.ended = True
             topic.partials.clear()
             listeners = list(topic.listeners)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -96,6 +97,27 @@ class RunningService:
         phone = Baresip(tmp, user=user, registrar=self.sip, **kwargs)
         phone.start()
         return phone
+
+
+def api_pids(service: RunningService) -> list[int]:
+    """The API processes the service has started, in order (from its log)."""
+    return [json.loads(line)["pid"] for line in service.log_text().splitlines()
+            if line.startswith("{") and '"api.started"' in line]
+
+
+def parent_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (reaped, or a zombie)."""
+    try:
+        state = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if line.startswith("State:"))
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # ended, not yet reaped
 
 
 def write_rota(path: Path, on_shift: list[str], off_shift: list[str]) -> Path:
