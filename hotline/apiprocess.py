@@ -72,8 +72,9 @@ def run(settings: Settings, address: str, authkey: bytes) -> None:
 
 
 class ApiProcess:
-    def __init__(self, settings: Settings, address: str, authkey: bytes) -> None:
+    def __init__(self, settings: Settings, address: str, authkey: bytes, give_up: int = GIVE_UP) -> None:
         self._args = (settings, address, authkey)
+        self._give_up = give_up
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._started = 0.0
@@ -101,7 +102,7 @@ class ApiProcess:
             lived = time.monotonic() - self._started
             quick = quick + 1 if lived < QUICK else 0
             code = self._process.exitcode
-            if quick >= GIVE_UP:
+            if quick >= self._give_up:
                 raise ApiProcessError(f"The API's process ended {quick} times within {QUICK:g} s of its start "
                                       f"(last exit code {code}); the log above says why.")
             log.error("api.ended", exit_code=code, lived_s=round(lived, 1), hint="started again")

@@ -52,12 +52,14 @@ class Settings(BaseSettings):
     )
     transcription_processes: int = Field(
         0, ge=0, le=64, description="Recogniser processes (each loads the model once, ≈ 250 MB); 0 means one per "
-        "CPU core. They run niced below the SIP workers, so live media keeps priority."
+        "CPU core but one (at least one): the calls and the API keep a core. Niced, but niceness alone did not "
+        "protect them: with every core recognising, the calls' RTP went late and the API stalled for seconds "
+        "(docs/bench.md)."
     )
     transcription_legs_per_process: int = Field(
         6, ge=0, description="Legs one recogniser process decodes live; a leg beyond the pool's capacity is "
-        "spooled and transcribed after its call. Measured: two processes keep up with 6 calls (12 legs) on 2 "
-        "cores (bench/asr_capacity.py)."
+        "spooled and transcribed after its call. Measured: a process keeps up with 3 calls (6 legs) "
+        "(bench/asr_capacity.py)."
     )
     transcription_partials: bool = Field(True, description="Publish partial results as live events.")
     recogniser_recycle_s: float = Field(
@@ -125,7 +127,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_transcription_processes(self) -> int:
-        return self.transcription_processes or max(1, os.cpu_count() or 1)
+        return self.transcription_processes or max(1, (os.cpu_count() or 1) - 1)
 
     @property
     def spool_dir(self) -> Path:
