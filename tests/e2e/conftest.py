@@ -90,6 +90,15 @@ class RunningService:
             time.sleep(0.05)
         raise TimeoutError(f"{count} calls were not waiting within {timeout} s; log: {self.log_path}")
 
+    def answered_call(self, caller: Baresip, agent: Baresip, number: str, ring: float = 10) -> dict[str, Any]:
+        """``caller`` (registered as ``number``) dials the hotline, ``agent`` rings within ``ring`` seconds and
+        answers; returns the call once the service has recorded the answer."""
+        caller.dial(f"sip:{self.hotline}@{self.sip[0]}:{self.sip[1]}")
+        agent.wait_event("CALL_INCOMING", ring)
+        agent.command("accept")
+        agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)  # baresip 1.0 reports the latter on accept
+        return self.wait_answered(number)
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 

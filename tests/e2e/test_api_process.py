@@ -31,11 +31,7 @@ def test_a_crashed_api_comes_back_and_the_call_goes_on(tmp_path: Path, service_f
     try:
         for phone in (agent, caller):
             phone.wait_registered()
-        caller.dial(f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}")
-        agent.wait_event("CALL_INCOMING", 10)
-        agent.command("accept")
-        agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
-        service.wait_answered("5550601")
+        service.answered_call(caller, agent, "5550601")
 
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 30

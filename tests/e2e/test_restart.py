@@ -26,11 +26,7 @@ def test_crash_mid_call_then_restart(tmp_path: Path, service_factory) -> None:
     try:
         for phone in (agent, first, second):
             phone.wait_registered()
-        first.dial(f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}")
-        agent.wait_event("CALL_INCOMING", 10)
-        agent.command("accept")
-        agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
-        service.wait_answered("5550301")
+        service.answered_call(first, agent, "5550301")
 
         os.killpg(service.process.pid, signal.SIGKILL)  # the whole service dies at once, mid-call
         service.process.wait(10)
@@ -51,11 +47,7 @@ def test_crash_mid_call_then_restart(tmp_path: Path, service_factory) -> None:
         agent.stop()
         agent = restarted.phone(tmp_path, "1001", speak=talk)
         agent.wait_registered()
-        second.dial(f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}")
-        agent.wait_event("CALL_INCOMING", 20)
-        agent.command("accept")
-        agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
-        restarted.wait_answered("5550302")
+        restarted.answered_call(second, agent, "5550302", ring=20)
         second.hangup()
         done = restarted.wait_call_closed(caller="5550302")
     finally:

@@ -53,11 +53,7 @@ def test_live_transcript_then_crash_then_transcript_recovered_from_the_spool(
     try:
         for phone in (agent, caller):
             phone.wait_registered()
-        caller.dial(f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}")
-        agent.wait_event("CALL_INCOMING", 10)
-        agent.command("accept")
-        agent.wait_event(("CALL_ESTABLISHED", "CALL_RTPESTAB"), 10)
-        call_id = service.wait_answered("5550401")["sip_call_id"]
+        call_id = service.answered_call(caller, agent, "5550401")["sip_call_id"]
 
         live = final_segments_of_both(service.base_url, service.headers, call_id, timeout=30)  # while the call is up
         assert "printer" in live["caller"]["text"] and "morning" in live["agent"]["text"], live
