@@ -129,6 +129,27 @@ def gone(pid: int) -> bool:
     return state == "Z"  # ended, not yet reaped
 
 
+def final_segments_of_both(base_url: str, headers: dict[str, str], call_id: str,
+                           timeout: float) -> dict[str, dict[str, Any]]:
+    """Follow the call's live transcript until a final segment of each speaker has arrived."""
+    deadline = time.monotonic() + timeout
+    finals: dict[str, dict[str, Any]] = {}
+    with httpx.stream("GET", f"{base_url}/api/v1/calls/{call_id}/transcript/live", headers=headers,
+                      timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        kind = ""
+        for line in response.iter_lines():
+            assert time.monotonic() < deadline, f"not both speakers in time: {finals}"
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "final":
+                segment = json.loads(line[6:])
+                finals.setdefault(segment["speaker"], segment)
+                if len(finals) == 2:
+                    return finals
+    raise AssertionError(f"the live transcript ended early: {finals}")
+
+
 def write_rota(path: Path, on_shift: list[str], off_shift: list[str]) -> Path:
     doc = {
         "agents": [{"extension": e, "name": f"Agent {e}", "level": 1} for e in on_shift + off_shift],

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.audio import make_speech_track
-from tests.e2e.conftest import api_pids, gone, parent_of
+from tests.e2e.conftest import api_pids, final_segments_of_both, gone, parent_of
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def test_a_crashed_api_comes_back_and_the_call_goes_on(tmp_path: Path, service_f
     try:
         for phone in (agent, caller):
             phone.wait_registered()
-        service.answered_call(caller, agent, "5550601")
+        call_id = service.answered_call(caller, agent, "5550601")["sip_call_id"]
 
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -49,8 +49,10 @@ def test_a_crashed_api_comes_back_and_the_call_goes_on(tmp_path: Path, service_f
         # The new API process reads routing across the channel: the agent is still on the call.
         assert [(s["extension"], s["state"]) for s in states] == [("1001", "on_call")]
         assert not caller.saw("CALL_CLOSED") and not agent.saw("CALL_CLOSED")
+        # Its live transcript too: the new process's mirror holds what the call has said.
+        finals = final_segments_of_both(service.base_url, service.headers, call_id, timeout=30)
+        assert "printer" in finals["caller"]["text"] and "printer" in finals["agent"]["text"]
 
-        time.sleep(4)  # the caller's sentence is heard after the restart
         caller.hangup()
         agent.wait_event("CALL_CLOSED", 10)
         case = service.wait_call_closed(caller="5550601", timeout=90)

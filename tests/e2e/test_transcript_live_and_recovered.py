@@ -3,41 +3,17 @@ a crash of the whole service: the restarted service transcribes the call's spool
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.audio import make_speech_track
-from tests.e2e.conftest import MODEL, relaunch, stop_service
+from tests.e2e.conftest import MODEL, final_segments_of_both, relaunch, stop_service
 
 pytestmark = pytest.mark.e2e
-
-
-def final_segments_of_both(base_url: str, headers: dict[str, str], call_id: str,
-                           timeout: float) -> dict[str, dict[str, Any]]:
-    """Follow the call's live transcript until a final segment of each speaker has arrived."""
-    deadline = time.monotonic() + timeout
-    finals: dict[str, dict[str, Any]] = {}
-    with httpx.stream("GET", f"{base_url}/api/v1/calls/{call_id}/transcript/live", headers=headers,
-                      timeout=timeout) as response:
-        assert response.status_code == 200, response.read()
-        kind = ""
-        for line in response.iter_lines():
-            assert time.monotonic() < deadline, f"not both speakers in time: {finals}"
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: ") and kind == "final":
-                segment = json.loads(line[6:])
-                finals.setdefault(segment["speaker"], segment)
-                if len(finals) == 2:
-                    return finals
-    raise AssertionError(f"the live transcript ended early: {finals}")
 
 
 def test_live_transcript_then_crash_then_transcript_recovered_from_the_spool(
