@@ -8,8 +8,8 @@ the service: by the kernel if the service dies (the parent-death signal), by the
 closes.
 
 ``ApiProcess`` is the service's side of it: start, watch, restart after a crash, stop. A process that ends
-within ``QUICK`` seconds of its start ``GIVE_UP`` times in a row (one that cannot bind its port, say) is
-given up: ``supervise`` raises and ``serve`` stops with the error.
+within ``QUICK`` seconds of its start ``GIVE_UP`` times in a row (``give_up``; one that cannot bind its
+port, say) is given up: ``supervise`` raises and ``serve`` stops with the error.
 """
 
 from __future__ import annotations
@@ -78,10 +78,6 @@ class ApiProcess:
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._started = 0.0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         """Start the process (from the main thread: see ``telephony.kamailio.die_with_parent``)."""
