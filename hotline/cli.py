@@ -48,6 +48,9 @@ def serve() -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     # SIGINT and SIGTERM both end in the same orderly stop: the API's process first, then every component.
+    # Both are set here, SIGINT included: a service started in the background by a script inherits SIGINT
+    # ignored, and Python then installs no handler of its own for it (uvicorn used to set one).
+    signal.signal(signal.SIGINT, stop_requested)
     signal.signal(signal.SIGTERM, stop_requested)
     control: ControlServer | None = None
     api: ApiProcess | None = None

@@ -205,8 +205,10 @@ def admin_token(env: dict[str, str]) -> str:
 def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, int], data: Path,
            token: str) -> RunningService:
     """Start ``hotline serve`` with ``env`` and wait until /health says it can take calls."""
+    # Started with SIGINT ignored, as a script's background job is: Ctrl-C (``stop_service``) must still stop it.
     process = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve"], env=env,
-                               stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     service = RunningService(base_url, sip, "100", data, process, log_path, env, token)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
