@@ -72,9 +72,15 @@ class LiveTranscripts:
 
     def open(self, call_id: str) -> None:
         with self._lock:
-            if call_id not in self._topics:
-                self._topics[call_id] = _Topic()
-                self._to_watchers(LiveEvent(call_id, OPEN))
+            self._topic(call_id)
+
+    def _topic(self, call_id: str) -> _Topic:
+        """The call's topic, opened (and announced to the watchers) if it is new. Under the lock."""
+        topic = self._topics.get(call_id)
+        if topic is None:
+            topic = self._topics[call_id] = _Topic()
+            self._deliver(self._watchers, LiveEvent(call_id, OPEN))
+        return topic
 
     def apply(self, event: LiveEvent) -> None:
         """Replay ``event`` from another hub's watcher: this hub then holds what that one holds."""
@@ -104,24 +110,14 @@ class LiveTranscripts:
 
         return stop
 
-    def _to_watchers(self, event: LiveEvent) -> None:
-        for watcher in self._watchers:
-            try:
-                watcher(event)
-            except Exception:
-                log.exception("A live transcript watcher failed.")
-
     def publish(self, event: SegmentRecognised) -> None:
         kind = FINAL if event.final else PARTIAL
         with self._lock:
-            topic = self._topics.get(event.call_id)
-            if topic is None:
-                topic = self._topics[event.call_id] = _Topic()
-                self._to_watchers(LiveEvent(event.call_id, OPEN))
+            topic = self._topic(event.call_id)
             if topic.ended:
                 return
             live = LiveEvent(event.call_id, kind, event.segment)
-            self._to_watchers(live)
+            self._deliver(self._watchers, live)
             if event.final:
                 topic.finals.append(event.segment)
                 topic.partials.pop(event.segment.speaker, None)
@@ -133,13 +129,10 @@ class LiveTranscripts:
     def close(self, call_id: str) -> None:
         """The call's transcript is complete: send ``end`` and forget the oldest ended calls."""
         with self._lock:
-            topic = self._topics.get(call_id)
-            if topic is None:
-                topic = self._topics[call_id] = _Topic()
-                self._to_watchers(LiveEvent(call_id, OPEN))
+            topic = self._topic(call_id)
             if topic.ended:
                 return
-            self._to_watchers(LiveEvent(call_id, END))
+            self._deliver(self._watchers, LiveEvent(call_id, END))
             topic.ended = True
             topic.partials.clear()
             listeners = list(topic.listeners)
