@@ -62,6 +62,10 @@ def _crossable(error: BaseException) -> BaseException:
     return RemoteFailure(f"{type(error).__name__} in the service: {error}")
 
 
+def _unanswered(error: BaseException) -> Unavailable:
+    return Unavailable(f"The call service does not answer ({error or type(error).__name__}).")
+
+
 def _shut(conn: Connection) -> None:
     """Wake a thread blocked reading ``conn`` (closing the descriptor alone does not) and close it."""
     with contextlib.suppress(OSError):
@@ -117,15 +121,12 @@ class ControlServer:
 
     def _serve(self, conn: Connection) -> None:
         try:
-            deliver_challenge(conn, self._authkey)
-            answer_challenge(conn, self._authkey)
-        except (AuthenticationError, EOFError, OSError) as error:
-            log.warning("control.refused", error=str(error) or type(error).__name__)
-            with self._lock:
-                self._conns.discard(conn)
-            conn.close()
-            return
-        try:
+            try:
+                deliver_challenge(conn, self._authkey)
+                answer_challenge(conn, self._authkey)
+            except (AuthenticationError, EOFError, OSError) as error:
+                log.warning("control.refused", error=str(error) or type(error).__name__)
+                return
             message = conn.recv()
             if message == ("live",):
                 self._stream(conn)
@@ -201,7 +202,7 @@ class RemoteService:
         try:
             return Client(self.address, family=FAMILY, authkey=self._authkey)
         except (OSError, EOFError) as error:
-            raise Unavailable(f"The call service does not answer ({error}).") from None
+            raise _unanswered(error) from None
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         conn = self._connect()
@@ -212,7 +213,7 @@ class RemoteService:
             status, value = conn.recv()
         except (OSError, EOFError, TimeoutError) as error:
             conn.close()
-            raise Unavailable(f"The call service does not answer ({error or type(error).__name__}).") from None
+            raise _unanswered(error) from None
         self._idle.put(conn)
         if status == "error":
             raise value
@@ -293,7 +294,7 @@ class LiveMirror:
             self._conn = Client(self._address, family=FAMILY, authkey=self._authkey)
             self._conn.send(("live",))
         except (OSError, EOFError) as error:
-            raise Unavailable(f"The call service does not answer ({error}).") from None
+            raise _unanswered(error) from None
         self._thread = threading.Thread(target=self._follow, args=(self._conn,), name="live-mirror", daemon=True)
         self._thread.start()
 
