@@ -21,7 +21,7 @@ class Unavailable(RuntimeError):
 
 class Routing(Protocol):
     """What the API asks of routing: ``routing.distributor.Distributor`` in its own process, or
-    ``hotline.control.RemoteRouting`` from the API's process. Domain refusals are raised as
+    ``hotline.control.RemoteService`` from the API's process. Domain refusals are raised as
     ``routing.agents.RoutingError`` (``IllegalTransition``, ``ConfigError``) either way."""
 
     def snapshot(self) -> dict[str, Any]: ...

@@ -23,7 +23,7 @@ from api.auth import Staff, actor
 from api.deps import ServicesDep, routing_of
 from routing.agents import RoutingError
 from routing.metrics import QueueMetrics
-from routing.queues import AtMaxWait, ConfigError, QueueChange, Strategy
+from routing.queues import AtMaxWait, ConfigError, QueueChange, Strategy, unknown_queue
 from routing.reports import queue_report
 
 router = APIRouter(tags=["queues"])
@@ -167,8 +167,7 @@ def queue_metrics(name: str, services: ServicesDep, since: Annotated[AwareDateti
 def _known(services: ServicesDep, name: str) -> None:
     queues = routing_of(services).queues()
     if name not in queues:
-        raise HTTPException(HTTPStatus.NOT_FOUND,
-                            detail=f"No queue is named {name!r}; known: {', '.join(sorted(queues))}.")
+        raise HTTPException(HTTPStatus.NOT_FOUND, detail=str(unknown_queue(name, queues)))
 
 
 def _edit(services: ServicesDep, name: str, changes: dict[str, Any], by: str) -> dict[str, Any]:

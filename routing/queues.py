@@ -121,6 +121,11 @@ class AgentSettings:
     wrap_up: float | None = None  # seconds of after-call work in every queue; None: each queue's own
 
 
+def unknown_queue(name: str, queues: Mapping[str, QueueSettings]) -> RoutingError:
+    """The refusal of a queue name that is not among ``queues``."""
+    return RoutingError(f"No queue is named {name!r}; known: {', '.join(sorted(queues))}.")
+
+
 @dataclass(frozen=True)
 class RoutingConfig:
     queues: Mapping[str, QueueSettings]
@@ -140,7 +145,7 @@ class RoutingConfig:
         try:
             return self.queues[name]
         except KeyError:
-            raise RoutingError(f"No queue is named {name!r}; known: {', '.join(sorted(self.queues))}.") from None
+            raise unknown_queue(name, self.queues) from None
 
     def queue_for_number(self, dialled: str) -> str:
         """The queue a call to ``dialled`` enters; the default queue for any other number."""
