@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,7 +39,8 @@ from routing.store import RoutingStore
 from shifts.rules import Rules
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
-from telephony.kamailio import EdgeConfig, Kamailio, sip_ping
+from telephony.edgestore import EdgeStore
+from telephony.kamailio import EdgeConfig, Kamailio, KamailioError, SipPolicy, Tls, Trunk, sip_ping
 from telephony.leg import Leg
 from telephony.prompts import PromptError, Prompts, hold_music
 from telephony.pyvoip import SipWorker
@@ -208,6 +210,8 @@ class Service:
     workers: list[SipWorker] = field(default_factory=list)
     scheduler: ShiftScheduler | None = None
     accounts: AccountStore | None = None
+    edge: EdgeStore | None = None
+    worker_password: str = ""
     clock: Callable[[], datetime] = utc_now
     _calls_per_worker: dict[str, int] = field(default_factory=dict)
     _calls_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -268,6 +272,7 @@ class Service:
         self.recover()
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
+        self.prepare_edge()
         if self.kamailio is not None:
             self.kamailio.start()
         self.load_model()
@@ -283,7 +288,7 @@ class Service:
         for i in range(s.workers):
             low = s.rtp_port_low + i * span
             worker = SipWorker(
-                name=f"hotline-{i + 1}", password=s.worker_password, registrar=(s.sip_host, s.sip_port),
+                name=worker_names(s)[i], password=self.worker_password, registrar=(s.sip_host, s.sip_port),
                 host=s.sip_host, sip_port=s.worker_sip_port + i, rtp_ports=(low, low + span - 1),
                 hotline_number=s.hotline_number, on_call=self._on_call,
             )
@@ -293,6 +298,19 @@ class Service:
         for worker in self.workers:
             worker.wait_registered(5)
         log.info("service.started", workers=[w.status() for w in self.workers])
+
+    def prepare_edge(self) -> None:
+        """What the edge reads from the database before it starts: the workers' credentials for this run and
+        the trunk's registration. Agents whose SIP password was set for another realm are named: they cannot
+        authenticate until an admin sets a new one."""
+        s = self.settings
+        if self.accounts is not None:
+            self.accounts.set_worker_credentials({name: self.worker_password for name in worker_names(s)},
+                                                 s.sip_domain, self.clock())
+            for problem in self.accounts.sip_realm_problems(s.sip_domain):
+                log.warning("sip.credentials_for_another_realm", problem=problem)
+        if self.edge is not None:
+            self.edge.set_trunk(trunk(s), s.sip_domain)
 
     def make_prompts(self) -> None:
         """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
@@ -391,6 +409,42 @@ def make_prompts(directory: Path, config: RoutingConfig) -> int:
     return len(texts)
 
 
+def worker_names(settings: Settings) -> list[str]:
+    """The workers' SIP identities: hotline-1, hotline-2, ..."""
+    return [f"hotline-{i + 1}" for i in range(settings.workers)]
+
+
+def trunk(settings: Settings) -> Trunk | None:
+    """The SIP trunk the settings describe, or None when there is none."""
+    s = settings
+    if not s.sip_trunk_proxy:
+        return None
+    host = s.sip_trunk_proxy.rsplit(":", 1)[0] if s.sip_trunk_proxy.count(":") == 1 else s.sip_trunk_proxy
+    if s.sip_trunk_register and not (s.sip_trunk_username and s.sip_trunk_password):
+        raise KamailioError("Registering at the trunk needs HOTLINE_SIP_TRUNK_USERNAME and HOTLINE_SIP_TRUNK_PASSWORD.")
+    return Trunk(proxy=s.sip_trunk_proxy, domain=s.sip_trunk_domain or host,
+                 caller_id=s.sip_trunk_caller_id or s.hotline_number, username=s.sip_trunk_username,
+                 password=s.sip_trunk_password, register=s.sip_trunk_register)
+
+
+def edge_config(settings: Settings) -> EdgeConfig:
+    """The edge as the settings describe it: its address, the workers behind it, hotline's database for the
+    credentials and registrations, and the site's policy (who may call what), trunk and TLS."""
+    s = settings
+    numbers = {s.hotline_number: s.hotline_number} | {did: s.hotline_number for did in s.sip_trunk_dids}
+    policy = SipPolicy(numbers=numbers, anonymous_callers=s.sip_anonymous_callers,
+                       agents_call_each_other=s.sip_agents_call_each_other,
+                       trunk_addresses=tuple(s.sip_trunk_addresses), flood_requests=s.sip_flood_requests,
+                       ban_seconds=s.sip_ban_seconds)
+    tls = None
+    if s.sip_tls_port and s.sip_tls_certificate is not None and s.sip_tls_private_key is not None:
+        tls = Tls(s.sip_tls_port, s.sip_tls_certificate, s.sip_tls_private_key)
+    workers = [(s.sip_host, s.worker_sip_port + i) for i in range(s.workers)]
+    return EdgeConfig(s.sip_host, s.sip_port, s.sip_domain, s.hotline_number, workers, s.data_dir / "kamailio",
+                      database=s.resolved_database_url, worker_names=worker_names(s), policy=policy,
+                      trunk=trunk(s), tls=tls)
+
+
 def rota_store(settings: Settings, engine: Engine, clock: Callable[[], datetime] = utc_now) -> RotaStore:
     rules = Rules(max_shift=settings.rota_max_shift, min_rest=settings.rota_min_rest)
     return RotaStore(engine, clock=clock, rules=rules)
@@ -413,14 +467,10 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
                               settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames,
                                                     rtp_timeout=settings.rtp_timeout or None), journal=routing,
                               queue_store=routing)
-    kamailio = None
-    if settings.start_kamailio:
-        workers = [(settings.sip_host, settings.worker_sip_port + i) for i in range(settings.workers)]
-        kamailio = Kamailio(EdgeConfig(settings.sip_host, settings.sip_port, settings.sip_domain,
-                                       settings.hotline_number, workers, settings.data_dir / "kamailio"),
-                            binary=settings.kamailio_binary)
+    kamailio = Kamailio(edge_config(settings), binary=settings.kamailio_binary) if settings.start_kamailio else None
     return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,
                    prompts=prompts, transcriber=transcriber, kamailio=kamailio, accounts=AccountStore(engine),
+                   edge=EdgeStore(engine), worker_password=settings.worker_password or secrets.token_urlsafe(24),
                    clock=clock)
 
 

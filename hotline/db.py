@@ -1,8 +1,8 @@
 """Database plumbing shared by the composition root: engine creation and Alembic upgrades.
 
-Each domain package owns its tables (``accounts.orm``, ``cases.orm``, ``shifts.orm``, ``routing.orm``) and its
-own Alembic branch (``accounts/migrations``, ``cases/migrations``, ``shifts/migrations``, ``routing/migrations``);
-this module only assembles them.
+Each domain package owns its tables (``accounts.orm``, ``cases.orm``, ``shifts.orm``, ``routing.orm``; the edge's
+Kamailio tables in ``telephony``) and its own Alembic branch (``accounts/migrations``, ``cases/migrations``,
+``shifts/migrations``, ``routing/migrations``, ``telephony/migrations``); this module only assembles them.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def make_migration_engine(url: str) -> Engine:
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("hotline") / "migrations"))
-    locations = [str(resources.files(pkg) / "migrations") for pkg in ("accounts", "cases", "shifts", "routing")]
+    locations = [str(resources.files(pkg) / "migrations")
+                 for pkg in ("accounts", "cases", "shifts", "routing", "telephony")]
     config.set_main_option("version_locations", " ".join(locations))
     config.set_main_option("path_separator", "space")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,11 +24,46 @@ class Settings(BaseSettings):
     hotline_number: str = Field("100", description="The number callers dial.")
     workers: int = Field(1, ge=1, le=16, description="Hotline worker phones (each a registered SIP UA).")
     worker_sip_port: int = Field(5070, description="SIP port of the first worker; the next ones follow.")
-    worker_password: str = Field("hotline-worker", description="SIP password the workers register with.")
+    worker_password: str = Field(
+        "", description="SIP password the workers authenticate with at the edge; empty: a new random one at each "
+        "start (set one only when workers run on other hosts)."
+    )
     rtp_port_low: int = Field(20000)
     rtp_port_high: int = Field(20999)
     kamailio_binary: str = Field("kamailio")
     start_kamailio: bool = Field(True, description="Start and stop Kamailio with the service.")
+
+    # --- who may call what at the SIP edge (README, "Who may call what") -------------------------------
+    sip_anonymous_callers: bool = Field(
+        False, description="Unauthenticated callers from any address may reach the hotline numbers (never an "
+        "agent's phone nor any other number); false: only the trunk's addresses, agents and workers."
+    )
+    sip_agents_call_each_other: bool = Field(False, description="Agents' phones may call each other directly.")
+    sip_trunk_addresses: list[str] = Field(
+        default_factory=list, description="Addresses or CIDR networks of the trunk (JSON list): their INVITEs need "
+        "no authentication and reach the hotline numbers and the DIDs only."
+    )
+    sip_trunk_dids: list[str] = Field(
+        default_factory=list, description="Numbers the trunk delivers (DIDs) that reach the hotline, as dialled "
+        "(JSON list, e.g. [\"+33123456789\"])."
+    )
+    sip_trunk_proxy: str = Field("", description="host:port of the provider's proxy: callbacks leave through it; "
+                                 "empty: no trunk (callbacks reach only phones registered here).")
+    sip_trunk_domain: str = Field("", description="The provider's SIP domain; empty: the proxy's host.")
+    sip_trunk_caller_id: str = Field("", description="The number callbacks show (P-Asserted-Identity); empty: the "
+                                     "hotline number.")
+    sip_trunk_username: str = Field("", description="The account at the provider (digest user, registration).")
+    sip_trunk_password: str = Field("", description="Its password (answers the provider's challenges).")
+    sip_trunk_register: bool = Field(False, description="Register the account at the provider (outbound "
+                                     "registration; the provider then delivers DIDs to the edge).")
+    sip_tls_port: int = Field(0, ge=0, le=65535, description="Also take SIP over TLS on this port; 0: off.")
+    sip_tls_certificate: Path | None = Field(None, description="PEM certificate (chain) for SIP over TLS.")
+    sip_tls_private_key: Path | None = Field(None, description="Its PEM private key.")
+    sip_flood_requests: int = Field(
+        30, ge=4, description="Requests one address may send in 2 s before it is banned (Kamailio's pike; the "
+        "workers and the trunk are never limited)."
+    )
+    sip_ban_seconds: int = Field(300, ge=1, description="How long a flooding address or a scanner stays banned.")
 
     ring_timeout: float | None = Field(
         None, gt=0, description="Seconds an agent's phone rings before the next agent, for every queue; "
@@ -100,6 +136,23 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1")
     http_port: int = Field(8080)
     log_json: bool = Field(False, description="Log JSON lines instead of coloured console lines.")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Settings:
+        if self.sip_tls_port and not (self.sip_tls_certificate and self.sip_tls_private_key):
+            raise ValueError("SIP over TLS (HOTLINE_SIP_TLS_PORT) needs HOTLINE_SIP_TLS_CERTIFICATE and "
+                             "HOTLINE_SIP_TLS_PRIVATE_KEY.")
+        return self
+
+    @field_validator("sip_trunk_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a CIDR network such as 203.0.113.0/24.") from None
+        return value
 
     @field_validator("site_timezone")
     @classmethod

@@ -60,7 +60,7 @@ class Baresip:
 
     def __init__(self, workdir: Path, *, user: str, registrar: tuple[str, int], speak: Path | None,
                  auto_answer: bool = False, register: bool = True, rtp_range: tuple[int, int] | None = None,
-                 answer_delay: float | None = None) -> None:
+                 answer_delay: float | None = None, password: str = "x") -> None:
         self.dir = workdir / f"baresip-{user}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.user = user
@@ -84,7 +84,7 @@ class Baresip:
             f"snd_path {self.dir}",
             "",
         ]))
-        params = ["auth_pass=x", f"regint={60 if register else 0}"]
+        params = [f"auth_pass={password}", f"regint={60 if register else 0}"]
         if auto_answer:
             params.append("answermode=auto")
         outbound = f";outbound=\"sip:{host}:{port}\"" if not register else ""

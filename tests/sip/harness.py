@@ -107,6 +107,7 @@ class WorkerUnderTest:
 
 @contextmanager
 def running_worker(kamailio: Kamailio, sip_port: int, *, answer: bool = True, name: str = "hotline-1",
+                   password: str = "x",
                    frames: Callable[[], Iterator[bytes]] = tone_frames,
                    on_call: Callable[[SipWorker, RfcvoipLeg], None] | None = None) -> Iterator[WorkerUnderTest]:
     """A registered worker behind ``kamailio`` on ``sip_port``; stopped (calls hung up) on exit."""
@@ -125,7 +126,7 @@ def running_worker(kamailio: Kamailio, sip_port: int, *, answer: bool = True, na
             player.start()
         test_worker.calls.put(leg)
 
-    worker = SipWorker(name=name, password="x", registrar=(HOST, kamailio.config.port), host=HOST,
+    worker = SipWorker(name=name, password=password, registrar=(HOST, kamailio.config.port), host=HOST,
                        sip_port=sip_port, rtp_ports=rtp_block(), hotline_number=HOTLINE, on_call=incoming)
     holder.append(WorkerUnderTest(worker))
     ready.set()

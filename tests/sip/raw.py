@@ -234,10 +234,11 @@ class SipPeer:
     ``received`` for the test to inspect.
     """
 
-    def __init__(self, user: str = "5550101", *, auto_answer: bool = True) -> None:
+    def __init__(self, user: str = "5550101", *, auto_answer: bool = True, host: str = HOST) -> None:
         self.user = user
+        self.host = host  # any 127.0.0.0/8 address: a second "machine" on loopback
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
+        self.sock.bind((host, 0))
         self.port = int(self.sock.getsockname()[1])
         self.auto_answer = auto_answer
         self.received: list[SipMessage] = []
@@ -249,10 +250,10 @@ class SipPeer:
 
     @property
     def contact(self) -> str:
-        return f"<sip:{self.user}@{HOST}:{self.port}>"
+        return f"<sip:{self.user}@{self.host}:{self.port}>"
 
     def via(self, branch: str | None = None) -> str:
-        return f"SIP/2.0/UDP {HOST}:{self.port};branch={branch or new_branch()};rport"
+        return f"SIP/2.0/UDP {self.host}:{self.port};branch={branch or new_branch()};rport"
 
     def _run(self) -> None:
         while not self._closed:
@@ -323,7 +324,7 @@ def request(peer: SipPeer, method: str, uri: str, *, call_id: str | None = None,
             extra: Iterable[str] = (), content_type: str = "application/sdp") -> str:
     """An out-of-dialog request from ``peer``."""
     lines = [f"{method} {uri} SIP/2.0", f"Via: {peer.via(branch)}", "Max-Forwards: 70",
-             f"From: <sip:{peer.user}@{HOST}>;tag={from_tag or new_tag()}", f"To: {to or '<' + uri + '>'}",
+             f"From: <sip:{peer.user}@{peer.host}>;tag={from_tag or new_tag()}", f"To: {to or '<' + uri + '>'}",
              f"Call-ID: {call_id or uuid.uuid4().hex}", f"CSeq: {cseq} {method}", f"Contact: {peer.contact}",
              *extra]
     if body:
@@ -410,20 +411,20 @@ class OutboundCall:
 
     def ack(self, response: SipMessage) -> None:
         lines = [f"ACK {self.remote_target} SIP/2.0", f"Via: {self.peer.via()}", "Max-Forwards: 70",
-                 *self._route_lines(), f"From: <sip:{self.peer.user}@{HOST}>;tag={self.from_tag}",
+                 *self._route_lines(), f"From: <sip:{self.peer.user}@{self.peer.host}>;tag={self.from_tag}",
                  f"To: {response.header('to')}", f"Call-ID: {self.call_id}", f"CSeq: {response.cseq[0]} ACK",
                  "Content-Length: 0"]
         self.peer.send("\r\n".join(lines) + "\r\n\r\n", self._dialog_hop())
 
     def ack_failure(self, response: SipMessage) -> None:
         lines = [f"ACK {self.uri} SIP/2.0", f"Via: {self.peer.via(self.invite_branch)}", "Max-Forwards: 70",
-                 f"From: <sip:{self.peer.user}@{HOST}>;tag={self.from_tag}", f"To: {response.header('to')}",
+                 f"From: <sip:{self.peer.user}@{self.peer.host}>;tag={self.from_tag}", f"To: {response.header('to')}",
                  f"Call-ID: {self.call_id}", f"CSeq: {response.cseq[0]} ACK", "Content-Length: 0"]
         self.peer.send("\r\n".join(lines) + "\r\n\r\n", self.next_hop)
 
     def cancel(self) -> None:
         lines = [f"CANCEL {self.uri} SIP/2.0", f"Via: {self.peer.via(self.invite_branch)}", "Max-Forwards: 70",
-                 f"From: <sip:{self.peer.user}@{HOST}>;tag={self.from_tag}", f"To: <{self.uri}>",
+                 f"From: <sip:{self.peer.user}@{self.peer.host}>;tag={self.from_tag}", f"To: <{self.uri}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} CANCEL", "Content-Length: 0"]
         self.peer.send("\r\n".join(lines) + "\r\n\r\n", self.next_hop)
 
@@ -432,7 +433,7 @@ class OutboundCall:
                   extra: Iterable[str] = ()) -> str:
         self.cseq += 1
         lines = [f"{method} {self.remote_target} SIP/2.0", f"Via: {self.peer.via()}", "Max-Forwards: 70",
-                 *self._route_lines(), f"From: <sip:{self.peer.user}@{HOST}>;tag={self.from_tag}",
+                 *self._route_lines(), f"From: <sip:{self.peer.user}@{self.peer.host}>;tag={self.from_tag}",
                  f"To: {self.to_header}", f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} {method}",
                  f"Contact: {self.peer.contact}", *extra]
         if body:
