@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from accounts.model import stale_realm_notice
 from accounts.store import AccountStore
 from accounts.throttle import SignInThrottle
 from api.app import create_app
@@ -305,10 +306,11 @@ class Service:
         authenticate until an admin sets a new one."""
         s = self.settings
         if self.accounts is not None:
-            self.accounts.set_worker_credentials({name: self.worker_password for name in worker_names(s)},
-                                                 s.sip_domain, self.clock())
-            for problem in self.accounts.sip_realm_problems(s.sip_domain):
-                log.warning("sip.credentials_for_another_realm", problem=problem)
+            self.accounts.set_worker_credentials(s.sip_domain, dict.fromkeys(worker_names(s), self.worker_password),
+                                                 self.clock())
+            notice = stale_realm_notice(self.accounts.stale_sip_passwords(s.sip_domain), s.sip_domain)
+            if notice is not None:
+                log.warning("sip.passwords_for_another_realm", notice=notice)
         if self.edge is not None:
             self.edge.set_trunk(trunk(s), s.sip_domain)
 

@@ -60,11 +60,16 @@ class Baresip:
 
     def __init__(self, workdir: Path, *, user: str, registrar: tuple[str, int], speak: Path | None,
                  auto_answer: bool = False, register: bool = True, rtp_range: tuple[int, int] | None = None,
-                 answer_delay: float | None = None, password: str = "x") -> None:
+                 answer_delay: float | None = None, password: str = "x", host: str = "127.0.0.1",
+                 sip_port: int | None = None) -> None:
+        """``register`` False: a phone that only places calls through the registrar (a caller from the trunk,
+        say), on ``host`` (any 127.0.0.0/8 address: a "machine" of its own on loopback)."""
         self.dir = workdir / f"baresip-{user}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.user = user
-        self.sip_port = free_sip_port()
+        self.host = host
+        self.registers = register
+        self.sip_port = sip_port or free_sip_port()
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         host, port = registrar
         rtp_low, rtp_high = rtp_range or (40000 + (self.sip_port % 200) * 20, 40000 + (self.sip_port % 200) * 20 + 19)
@@ -73,7 +78,7 @@ class Baresip:
         if not speak:
             modules.append("ausine.so")
         (self.dir / "config").write_text("\n".join([
-            f"sip_listen 127.0.0.1:{self.sip_port}",
+            f"sip_listen {host}:{self.sip_port}",
             f"module_path {BARESIP_MODULES}",
             *[f"module {m}" for m in modules],
             "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
@@ -100,7 +105,7 @@ class Baresip:
     def start(self, timeout: float = 10.0) -> None:
         binary = shutil.which("baresip")
         assert binary, "baresip is not installed (Debian package baresip-core)"
-        self._proc = subprocess.Popen([binary, "-f", str(self.dir), "-n", "127.0.0.1"],
+        self._proc = subprocess.Popen([binary, "-f", str(self.dir), "-n", self.host],
                                       stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -164,7 +169,10 @@ class Baresip:
         return any(e.get("type") == kind for e in self.seen)
 
     def wait_registered(self, timeout: float = 10.0) -> None:
-        """Wait until the registrar has accepted this phone (asked with ``reginfo``; events may predate us)."""
+        """Wait until the registrar has accepted this phone (asked with ``reginfo``; events may predate us). A
+        phone that does not register has nothing to wait for."""
+        if not self.registers:
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "OK" in str(self.command("reginfo").get("data", "")):

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ import httpx
 import pytest
 import yaml
 
+from accounts.model import Role, UnknownUser
+from accounts.store import AccountStore
+from hotline.db import make_engine
 from tests.peers import Baresip, free_port
 
 MODEL = Path(os.environ.get("HOTLINE_TEST_MODEL", Path(__file__).resolve().parents[2] / "var" / "models" / "en"))
@@ -42,6 +46,9 @@ class RunningService:
     env: dict[str, str]
     token: str
     """An admin's API token, created with ``hotline users`` before the service starts."""
+    agents: frozenset[str] = frozenset()
+    """The rota's extensions: their phones register with a SIP password of their own; any other phone is a caller
+    from the trunk (TRUNK_HOST, no registration)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -103,9 +110,35 @@ class RunningService:
         return self.log_path.read_text(errors="replace")
 
     def phone(self, tmp: Path, user: str, **kwargs: Any) -> Baresip:
+        """A baresip phone: an agent's (a rota extension), registered with the SIP password an admin set for it,
+        or a caller's, calling in from the trunk's address."""
+        if user in self.agents:
+            kwargs.setdefault("password", sip_password(self.env["HOTLINE_DATABASE_URL"], user))
+        else:
+            kwargs.setdefault("host", TRUNK_HOST)
+            kwargs.setdefault("register", False)
         phone = Baresip(tmp, user=user, registrar=self.sip, **kwargs)
         phone.start()
         return phone
+
+
+TRUNK_HOST = "127.0.0.2"
+"""The e2e services trust this address as their SIP trunk: callers' phones call in from it."""
+
+
+def sip_password(database_url: str, extension: str) -> str:
+    """A new SIP password for the agent with ``extension`` (created as a user if need be), as an admin sets one."""
+    engine = make_engine(database_url)
+    try:
+        accounts, now = AccountStore(engine), datetime.now(UTC)
+        try:
+            user = accounts.find_user(f"agent-{extension}")
+        except UnknownUser:
+            user = accounts.create_user(f"agent-{extension}", "agent console password", Role.AGENT, now,
+                                        extension=extension)
+        return accounts.set_sip_password(user.id, "127.0.0.1", now).password
+    finally:
+        engine.dispose()
 
 
 def api_pids(service: RunningService) -> list[int]:
@@ -186,10 +219,13 @@ def start_service(tmp: Path, database_url: str, rota: Path, *, ring_timeout: flo
         "HOTLINE_RING_TIMEOUT": str(ring_timeout),
         "HOTLINE_QUEUE_FILE": str(Path(__file__).with_name("queues_direct.yaml")),
         "HOTLINE_LOG_JSON": "true",
+        "HOTLINE_SIP_TRUNK_ADDRESSES": json.dumps([f"{TRUNK_HOST}/32"]),
         **(extra_env or {}),
     }
     token = admin_token(env)
-    return launch(tmp / "service.log", env, f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), data, token)
+    agents = frozenset(str(a["extension"]) for a in yaml.safe_load(rota.read_text()).get("agents", []))
+    return launch(tmp / "service.log", env, f"http://127.0.0.1:{http_port}", ("127.0.0.1", sip_port), data, token,
+                  agents)
 
 
 def admin_token(env: dict[str, str]) -> str:
@@ -203,13 +239,13 @@ def admin_token(env: dict[str, str]) -> str:
 
 
 def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, int], data: Path,
-           token: str) -> RunningService:
+           token: str, agents: frozenset[str] = frozenset()) -> RunningService:
     """Start ``hotline serve`` with ``env`` and wait until /health says it can take calls."""
     # Started with SIGINT ignored, as a script's background job is: Ctrl-C (``stop_service``) must still stop it.
     process = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve"], env=env,
                                stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    service = RunningService(base_url, sip, "100", data, process, log_path, env, token)
+    service = RunningService(base_url, sip, "100", data, process, log_path, env, token, agents)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, f"hotline serve exited:\n{log_path.read_text()[-3000:]}"
@@ -225,7 +261,8 @@ def launch(log_path: Path, env: dict[str, str], base_url: str, sip: tuple[str, i
 
 def relaunch(service: RunningService) -> RunningService:
     """The same service (same ports, database, data) started again, as after a crash."""
-    return launch(service.log_path, service.env, service.base_url, service.sip, service.data_dir, service.token)
+    return launch(service.log_path, service.env, service.base_url, service.sip, service.data_dir, service.token,
+                  service.agents)
 
 
 def stop_service(service: RunningService) -> int:

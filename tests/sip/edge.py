@@ -62,7 +62,7 @@ def set_workers(database_url: str, names: list[str], password: str = WORKER_PASS
         return
     engine = make_engine(database_url)
     try:
-        AccountStore(engine).set_worker_credentials({name: password for name in names}, REALM, datetime.now(UTC))
+        AccountStore(engine).set_worker_credentials(REALM, dict.fromkeys(names, password), datetime.now(UTC))
     finally:
         engine.dispose()
 
