@@ -269,6 +269,7 @@ class Service:
         if s.rota_file is not None:
             self.rota.load_file(s.rota_file, actor="rota-file")
         if self.kamailio is not None:
+            self.kamailio.on_restart = self._edge_restarted
             self.kamailio.start()
         self.load_model()
         self.make_prompts()
@@ -293,6 +294,12 @@ class Service:
         for worker in self.workers:
             worker.wait_registered(5)
         log.info("service.started", workers=[w.status() for w in self.workers])
+
+    def _edge_restarted(self) -> None:
+        """Kamailio was restarted and may have lost the workers' registrations (kept in memory): they register
+        again now rather than at their next refresh, up to two minutes later."""
+        for worker in list(self.workers):
+            worker.reregister()
 
     def make_prompts(self) -> None:
         """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
@@ -357,8 +364,9 @@ class Service:
         s = self.settings
         components: dict[str, dict[str, Any]] = {}
         edge_up = sip_ping(s.sip_host, s.sip_port, timeout=0.3)
-        components["kamailio"] = {"up": edge_up, "address": f"{s.sip_host}:{s.sip_port}",
-                                  "managed": self.kamailio is not None}
+        process = self.kamailio.status() if self.kamailio is not None else {}
+        components["kamailio"] = {**process, "up": edge_up and process.get("up", True),
+                                  "address": f"{s.sip_host}:{s.sip_port}", "managed": self.kamailio is not None}
         components["workers"] = {"up": any(w.registered for w in self.workers),
                                  "workers": [w.status() for w in self.workers]}
         components["scheduler"] = {"up": bool(self.scheduler and self.scheduler.running),

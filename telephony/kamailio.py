@@ -206,7 +206,7 @@ class Kamailio:
     """
 
     def __init__(self, config: EdgeConfig, binary: str = "kamailio", *,
-                 on_restart: Callable[[], None] | None = None, backoff_cap: float = 30.0,
+                 on_restart: Callable[[], object] | None = None, backoff_cap: float = 30.0,
                  stable_after: float = 30.0, max_quick_failures: int = 6, start_timeout: float = 10.0) -> None:
         self.config = config
         self.binary = binary
