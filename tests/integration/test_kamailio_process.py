@@ -225,6 +225,23 @@ def test_a_group_left_by_a_killed_service_is_ended_at_the_next_start(tmp_path: P
         edge.stop()
 
 
+def test_a_restarted_kamailio_still_dies_with_its_service(tmp_path: Path) -> None:
+    """The parent-death signal is tied to the thread that started the process: a Kamailio restarted by the
+    watcher thread must end with a killed service all the same."""
+    run_dir, port = tmp_path / "run", free_port()
+    owner, first = start_owner(run_dir, port)
+    try:
+        os.kill(first, signal.SIGKILL)
+        wait_restarted(Kamailio(edge_config(run_dir, port)), group_processes(first))
+        second = main_process(run_dir)
+        assert second != first
+    finally:
+        owner.kill()
+        owner.wait(5)
+    wait_until(lambda: group_processes(second) == [], 5, "the restarted Kamailio's end with its service")
+    assert not sip_ping(HOST, port)
+
+
 def test_a_kamailio_whose_service_still_runs_is_not_taken(tmp_path: Path) -> None:
     run_dir, port = tmp_path / "run", free_port()
     owner, main_pid = start_owner(run_dir, port)
