@@ -31,11 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from accounts.model import Role  # noqa: E402
-from accounts.store import AccountStore  # noqa: E402
-from hotline.db import make_engine, upgrade  # noqa: E402
-from telephony.kamailio import EdgeConfig, Kamailio, SipPolicy  # noqa: E402
-from tests.peers import free_port  # noqa: E402
+from accounts.model import Role
+from accounts.store import AccountStore
+from hotline.db import make_engine, upgrade
+from telephony.kamailio import EdgeConfig, Kamailio, SipPolicy
+from tests.peers import free_port
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 REALM = "127.0.0.1"
@@ -65,7 +65,8 @@ def sipp(*args: str) -> list[str]:
     return [binary, *args]
 
 
-def run_mode(mode: str, edge: tuple[str, int], kamailio_pgid: int, rate: int, seconds: float, out: Path) -> dict[str, float]:
+def run_mode(mode: str, edge: tuple[str, int], kamailio_pgid: int, rate: int, seconds: float,
+             out: Path) -> dict[str, float]:
     calls = int(rate * seconds)
     csv_file = out / f"{mode}-{rate}.csv"
     csv_file.write_text("SEQUENTIAL\n1001;\n")
@@ -129,7 +130,7 @@ def main() -> None:
         kamailio.stop()
         worker.terminate()
         worker.wait(10)
-    print(f"\n| mode | target calls/s | answered calls/s | failed | Kamailio CPU per call |\n|---|---|---|---|---|")
+    print("\n| mode | target calls/s | answered calls/s | failed | Kamailio CPU per call |\n|---|---|---|---|---|")
     for mode, rate, r in results:
         print(f"| {'digest (407 + HA1 lookup)' if mode == 'digest' else 'trunk (no authentication)'} | {rate} | "
               f"{r['cps']:.1f} | {r['failed']} of {r['calls']} | {r['cpu_ms_per_call']:.3f} ms |")

@@ -275,6 +275,7 @@ class Service:
             self.rota.load_file(s.rota_file, actor="rota-file")
         self.prepare_edge()
         if self.kamailio is not None:
+            self.kamailio.on_restart = self._edge_restarted
             self.kamailio.start()
         self.load_model()
         self.make_prompts()
@@ -313,6 +314,12 @@ class Service:
                 log.warning("sip.passwords_for_another_realm", notice=notice)
         if self.edge is not None:
             self.edge.set_trunk(trunk(s), s.sip_domain)
+
+    def _edge_restarted(self) -> None:
+        """Kamailio was restarted and may have lost the workers' registrations (kept in memory): they register
+        again now rather than at their next refresh, up to two minutes later."""
+        for worker in list(self.workers):
+            worker.reregister()
 
     def make_prompts(self) -> None:
         """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""
@@ -377,8 +384,9 @@ class Service:
         s = self.settings
         components: dict[str, dict[str, Any]] = {}
         edge_up = sip_ping(s.sip_host, s.sip_port, timeout=0.3)
-        components["kamailio"] = {"up": edge_up, "address": f"{s.sip_host}:{s.sip_port}",
-                                  "managed": self.kamailio is not None}
+        process = self.kamailio.status() if self.kamailio is not None else {}
+        components["kamailio"] = {**process, "up": edge_up and process.get("up", True),
+                                  "address": f"{s.sip_host}:{s.sip_port}", "managed": self.kamailio is not None}
         components["workers"] = {"up": any(w.registered for w in self.workers),
                                  "workers": [w.status() for w in self.workers]}
         components["scheduler"] = {"up": bool(self.scheduler and self.scheduler.running),

@@ -1,20 +1,27 @@
-"""Kamailio, the SIP edge, as a child process: renders its config, starts it, waits until it answers, stops it."""
+"""Kamailio, the SIP edge, as a supervised child process: renders its config, starts it in a process group of
+its own, waits until it answers, restarts it when it dies, stops the whole group."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ipaddress
+import json
+import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import structlog
@@ -227,20 +234,133 @@ def sip_ping(host: str, port: int, timeout: float = 0.5) -> bool:
         return data.startswith(b"SIP/2.0 ")
 
 
-class Kamailio:
-    """Owns one Kamailio process in the foreground (``-DD -E``); its log goes to ``run_dir/kamailio.log``."""
+# --- process groups ----------------------------------------------------------------------------------
+# Kamailio forks its workers (UDP receivers, timers, the dispatcher's pinger) from its main process, in the
+# process group the main process leads (it is started in a session of its own). The main process ends the
+# group when it is asked to stop or when one of its workers dies; when it is killed itself, its workers live
+# on and keep the SIP port. So the group is what is stopped, watched and cleaned up, never the main process
+# alone.
 
-    def __init__(self, config: EdgeConfig, binary: str = "kamailio") -> None:
+GROUP_RECORD = "kamailio.pgid"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or None if there is no such
+    process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot): with the pid, it names one process for good."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields is not None else None
+
+
+def group_processes(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (zombies, which hold no socket, left out), from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def runs_config(pid: int, config: Path | str) -> bool:
+    """Whether process ``pid`` is a Kamailio running ``config``: its command line names both."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return "kamailio" in Path(argv[0]).name and str(config) in argv
+
+
+def end_group(pgid: int, config: Path | str, grace: float) -> list[int]:
+    """End the Kamailio processes of group ``pgid`` that run ``config``: SIGTERM, and SIGKILL for those still
+    there after ``grace`` seconds. Returns their pids. Another process found in the group is left alone."""
+    members = group_processes(pgid)
+    ours = [pid for pid in members if runs_config(pid, config)]
+    if not ours:
+        return []
+    whole_group = len(ours) == len(members)
+
+    def send(sig: signal.Signals) -> None:
+        targets = [-pgid] if whole_group else ours  # kill(-pgid) signals the whole group at once
+        for target in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
+
+    def wait_gone(timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = [pid for pid in ours if (f := _stat_fields(pid)) is not None and f[0] != "Z" and int(f[2]) == pgid]
+            if not alive or time.monotonic() >= deadline:
+                return not alive
+            time.sleep(0.02)
+
+    send(signal.SIGTERM)
+    if not wait_gone(grace):
+        send(signal.SIGKILL)
+        wait_gone(2.0)
+    return ours
+
+
+def describe_exit(code: int | None, signum: int | None) -> str:
+    if signum is not None:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(signum).name}"
+        return f"killed by signal {signum}"
+    return f"exit code {code}"
+
+
+class Kamailio:
+    """Owns one Kamailio in the foreground (``-DD -E``) and keeps it running; its log goes to
+    ``run_dir/kamailio.log``.
+
+    Kamailio runs in a process group of its own, recorded in ``run_dir/kamailio.pgid``, and is always stopped
+    as a group. A group left by a service that was killed is ended at the next ``start``. A watcher thread
+    restarts Kamailio when it dies (the main process, or any of its processes, which takes the main process
+    down with it): at once the first time, then after 1, 2, 4... seconds (at most ``backoff_cap``) while it
+    keeps dying within ``stable_after`` seconds of its start (or fails to start), and gives up at the
+    ``max_quick_failures``-th such failure in a row (``status()["error"]`` says so). ``on_restart`` is
+    called (in the watcher's thread) each time a restarted Kamailio answers.
+    """
+
+    def __init__(self, config: EdgeConfig, binary: str = "kamailio", *,
+                 on_restart: Callable[[], object] | None = None, backoff_cap: float = 30.0,
+                 stable_after: float = 30.0, max_quick_failures: int = 6, start_timeout: float = 10.0) -> None:
         self.config = config
         self.binary = binary
+        self.on_restart = on_restart
+        self.backoff_cap = backoff_cap
+        self.stable_after = stable_after
+        self.max_quick_failures = max_quick_failures
+        self.start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: object | None = None
+        self._config_path: Path | None = None
+        self._log_file: BinaryIO | None = None
+        self._watcher: threading.Thread | None = None
+        self._up = False
+        self._up_since: float = 0.0  # monotonic
+        self._since: str | None = None
+        self._restarts = 0
+        self._last_exit: dict[str, Any] | None = None
+        self._last_restart_at: str | None = None
+        self._error: str | None = None
 
-    def check(self) -> None:
+    def check(self) -> Path:
         cfg = render(self.config)
         result = subprocess.run([self._binary(), "-c", "-f", str(cfg)], capture_output=True, text=True)
         if result.returncode != 0:
             raise KamailioError(f"Kamailio rejected its configuration {cfg}: {result.stderr.strip()[-2000:]}")
+        return cfg
 
     def _binary(self) -> str:
         path = shutil.which(self.binary) or (self.binary if Path(self.binary).exists() else None)
@@ -252,53 +372,236 @@ class Kamailio:
             )
         return path
 
-    def start(self, timeout: float = 10.0) -> None:
+    @property
+    def _record(self) -> Path:
+        return self.config.run_dir / GROUP_RECORD
+
+    def start(self, timeout: float | None = None) -> None:
+        """Render and check the configuration, end a group an earlier service left behind, start Kamailio,
+        wait until it answers SIP, and start watching it. ``KamailioError`` when any of that fails."""
+        if self._watcher is not None:
+            raise KamailioError("Kamailio is already started; stop it before starting it again.")
+        cfg = self.check().resolve()
+        self._end_stale_group()
         if sip_ping(self.config.host, self.config.port, timeout=0.2):
             raise KamailioError(
                 f"Something already answers SIP on {self.config.host}:{self.config.port}; "
                 "stop it or choose another HOTLINE_SIP_PORT."
             )
-        self.check()
-        cfg = self.config.run_dir / "kamailio.cfg"
+        self._config_path = cfg
+        self._stopping.clear()
+        with self._lock:
+            self._error = None
+        self._log_file = (self.config.run_dir / "kamailio.log").open("ab")
+        try:
+            process = self._launch(timeout or self.start_timeout)
+        except BaseException:
+            self._log_file.close()
+            self._log_file = None
+            raise
+        log.info("kamailio.started", pid=process.pid, port=self.config.port)
+        self._watcher = threading.Thread(target=self._watch, name="kamailio-watch", daemon=True)
+        self._watcher.start()
+
+    def _end_stale_group(self) -> None:
+        """End the Kamailio group recorded in the run directory if its service is gone (killed: Kamailio's
+        processes may live on and keep the SIP port). A group whose service still runs is refused."""
+        try:
+            record = json.loads(self._record.read_text())
+            pgid, config = int(record["pgid"]), str(record["config"])
+            owner, owner_start = int(record["owner"]), record.get("owner_start")
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("kamailio.group_record_unreadable", path=str(self._record), error=str(exc))
+            self._record.unlink(missing_ok=True)
+            return
+        owner_alive = owner != os.getpid() and owner_start is not None and process_start(owner) == owner_start
+        if owner_alive and any(runs_config(pid, config) for pid in group_processes(pgid)):
+            raise KamailioError(
+                f"Kamailio for {self.config.run_dir} (process group {pgid}) belongs to another hotline service "
+                f"that is still running (pid {owner}); stop that service, or give this one another "
+                "HOTLINE_DATA_DIR."
+            )
+        ended = end_group(pgid, config, grace=2.0)
+        if ended:
+            log.warning("kamailio.stale_group_ended", pgid=pgid, pids=ended, owner=owner,
+                        hint="an earlier service (or its Kamailio's main process) was killed; its Kamailio "
+                             "processes held the SIP port")
+        self._record.unlink(missing_ok=True)
+
+    def _launch(self, timeout: float) -> subprocess.Popen[bytes]:
+        """Start Kamailio in a process group of its own, record the group, and wait until it answers SIP."""
+        assert self._config_path is not None and self._log_file is not None
         run = self.config.run_dir / "kamailio-run"
         run.mkdir(exist_ok=True)
-        log_path = self.config.run_dir / "kamailio.log"
-        log_file = log_path.open("ab")
-        self._log_file = log_file
-        self._process = subprocess.Popen(
-            [self._binary(), "-f", str(cfg), "-DD", "-E", "-Y", str(run), "-m", "64", "-M", "8"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        with self._lock:
+            if self._stopping.is_set():
+                raise KamailioError("Kamailio is being stopped.")
+            # The parent-death signal comes when the thread that starts the process ends: the main thread for
+            # the first start, the watcher (which lives until ``stop``) for a restart.
+            process = subprocess.Popen(
+                [self._binary(), "-f", str(self._config_path), "-DD", "-E", "-Y", str(run.resolve()),
+                 "-m", "64", "-M", "8"],
+                stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+            self._process = process
+            self._write_record(process.pid)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise KamailioError(f"Kamailio exited at start with code {self._process.returncode}; see {log_path}.")
+        while True:
+            if process.poll() is not None:
+                end_group(process.pid, self._config_path, grace=1.0)
+                raise KamailioError(f"Kamailio exited at start with {describe_exit(*_exit_of(process))}; "
+                                    f"see {self.config.run_dir / 'kamailio.log'}.")
             if sip_ping(self.config.host, self.config.port, timeout=0.2):
-                log.info("kamailio.started", pid=self._process.pid, port=self.config.port)
-                return
-        self.stop()
-        raise KamailioError(f"Kamailio did not answer on {self.config.host}:{self.config.port} in {timeout} s.")
+                break
+            if self._stopping.is_set() or time.monotonic() >= deadline:
+                end_group(process.pid, self._config_path, grace=1.0)
+                process.wait()
+                raise KamailioError(
+                    "Kamailio is being stopped." if self._stopping.is_set() else
+                    f"Kamailio did not answer on {self.config.host}:{self.config.port} in {timeout:g} s.")
+        with self._lock:
+            self._up, self._up_since, self._since = True, time.monotonic(), _now()
+        return process
 
     @property
     def pid(self) -> int | None:
         """The main process's pid (also its process group's id), None when not started."""
         return self._process.pid if self._process is not None else None
 
+    def _write_record(self, pgid: int) -> None:
+        record = {"pgid": pgid, "config": str(self._config_path), "owner": os.getpid(),
+                  "owner_start": process_start(os.getpid())}
+        partial = self._record.with_suffix(".tmp")
+        partial.write_text(json.dumps(record))
+        partial.replace(self._record)
+
+    # --- supervision -----------------------------------------------------------------------------
+    def _watch(self) -> None:
+        failures = 0  # unexpected ends in a row, each soon after its start
+        while True:
+            process = self._process
+            assert process is not None and self._config_path is not None
+            code, signum = _wait_exit(process)
+            with self._lock:
+                self._up = False
+            ran = time.monotonic() - self._up_since
+            # The main process is dead but not yet reaped, so its pid (the group's id) cannot be reused:
+            # end what is left of its group, then reap it.
+            ended = end_group(process.pid, self._config_path, grace=1.0)
+            process.wait()
+            if self._stopping.is_set():
+                return
+            exit_ = {"pid": process.pid, "code": code, "signal": signal.Signals(signum).name if signum else None,
+                     "at": _now()}
+            with self._lock:
+                self._last_exit = exit_
+            log.error("kamailio.died", pid=process.pid, exit=describe_exit(code, signum), code=code,
+                      signal=exit_["signal"], ran_s=round(ran, 1), children_ended=ended)
+            restarted = self._restart(failures + 1 if ran < self.stable_after else 1)
+            if restarted is None:
+                return
+            failures = restarted
+
+    def _restart(self, failures: int) -> int | None:
+        """Start Kamailio again after its ``failures``-th quick death in a row, backing off. Returns the
+        count of quick failures so far (failed starts included), None when it gives up or is stopped."""
+        while failures < self.max_quick_failures:
+            delay = 0.0 if failures == 1 else min(self.backoff_cap, 2.0 ** (failures - 2))
+            if delay:
+                log.info("kamailio.restart_waiting", seconds=delay, failures_in_a_row=failures)
+            if self._stopping.wait(delay):
+                return None
+            started = time.monotonic()
+            try:
+                process = self._launch(self.start_timeout)
+            except KamailioError as exc:
+                if self._stopping.is_set():
+                    return None
+                log.error("kamailio.restart_failed", error=str(exc), failures_in_a_row=failures)
+                failures += 1
+                continue
+            with self._lock:
+                self._restarts += 1
+                self._last_restart_at = self._since
+            log.info("kamailio.restarted", pid=process.pid, restarts=self._restarts,
+                     took_s=round(time.monotonic() - started, 2), port=self.config.port)
+            if self.on_restart is not None:
+                try:
+                    self.on_restart()
+                except Exception:
+                    log.exception("kamailio.on_restart_failed")
+            return failures
+        error = (f"Kamailio failed {failures} times in a row (it died within {self.stable_after:g} s of its "
+                 "start, or did not start); it is not restarted again (see "
+                 f"{self.config.run_dir / 'kamailio.log'}). Restart the service once the cause is fixed.")
+        with self._lock:
+            self._error = error
+        log.error("kamailio.gave_up", error=error)
+        return None
+
+    # --- state -------------------------------------------------------------------------------------
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        """Whether Kamailio is up: started, answering at its (re)start, and not seen dead since."""
+        with self._lock:
+            return self._up
+
+    def status(self) -> dict[str, Any]:
+        """What ``/health`` shows of the process: up, pid, restarts, last_exit (pid, code or signal, when),
+        last_restart_at, since (when the running process came up), error (after giving up)."""
+        with self._lock:
+            process = self._process
+            return {"up": self._up, "pid": process.pid if process is not None and self._up else None,
+                    "restarts": self._restarts, "last_exit": self._last_exit,
+                    "last_restart_at": self._last_restart_at, "since": self._since if self._up else None,
+                    "error": self._error}
 
     def stop(self, timeout: float = 5.0) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
+        """Stop watching, then end the whole group: SIGTERM, and SIGKILL after ``timeout`` seconds. No
+        Kamailio process survives."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process  # a restart under way has recorded its process by now, or will not start
+            self._up = False
+        if process is not None and self._config_path is not None:
+            end_group(process.pid, self._config_path, grace=timeout)
+        if self._watcher is not None:
+            self._watcher.join(timeout + 5.0)
+            self._watcher = None
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+            if process.returncode is None:
+                log.error("kamailio.not_stopped", pid=process.pid)
+            else:
+                self._record.unlink(missing_ok=True)
+        with self._lock:
+            self._process = None
         if self._log_file is not None:
-            self._log_file.close()  # type: ignore[attr-defined]
+            self._log_file.close()
             self._log_file = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _exit_of(process: subprocess.Popen[bytes]) -> tuple[int | None, int | None]:
+    code = process.returncode
+    return (None, -code) if code is not None and code < 0 else (code, None)
+
+
+def _wait_exit(process: subprocess.Popen[bytes]) -> tuple[int | None, int | None]:
+    """Block until ``process`` ends, without reaping it (its pid stays reserved); (exit code, signal)."""
+    try:
+        result = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        process.wait()
+        return _exit_of(process)
+    if result is None:
+        return None, None
+    if result.si_code == os.CLD_EXITED:
+        return result.si_status, None
+    return None, result.si_status
