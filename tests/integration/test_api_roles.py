@@ -100,6 +100,8 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/users"): ADMIN,
     ("GET", "/api/v1/users/{user_id}"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("PUT", "/api/v1/users/{user_id}/sip-password"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/sip-password"): ADMIN,
     ("GET", "/api/v1/calls/{call_id:path}/transcript/live"): ANY,  # agents: their own calls only
     ("GET", "/api/v1/queues"): STAFF,
     ("GET", "/api/v1/queues/{name}"): STAFF,
