@@ -94,6 +94,7 @@ POLICY: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/console/supervisor/rota"): STAFF,
     ("GET", "/console/supervisor/queues"): STAFF,
     ("GET", "/console/supervisor/queues/figures"): STAFF,
+    ("GET", "/console/admin/users"): ADMIN,
     ("GET", "/console/events"): ANY,
     ("GET", "/static"): PUBLIC,
     ("GET", "/api/v1/users"): ADMIN,
