@@ -5,14 +5,19 @@ answer for ``RESOLVE_TTL`` of the time it is given: a token revoked, or a user c
 takes effect at once (the memory is cleared on every change); one changed by another process (the CLI)
 within that second. Passwords are hashed by ``accounts.passwords``
 (argon2id); tokens are stored as SHA-256 digests (``accounts.model.token_digest``).
+
+SIP credentials (``sip_credentials``, read by Kamailio through the view ``sip_subscribers``) are kept as HA1
+digests only (``accounts.model.SipDigest``): a user's phone under the user's extension, and the hotline
+workers, whose rows ``set_worker_credentials`` replaces at each start of the service.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -20,18 +25,31 @@ from accounts.model import (
     AccountError,
     DuplicateUser,
     Role,
+    SipDigest,
+    SipIdentityTaken,
+    SipKind,
+    SipPassword,
+    SipPasswordSet,
+    SipSubscriber,
     TokenKind,
     TokenView,
     UnknownToken,
     UnknownUser,
     User,
+    UserChange,
     check_extension,
     check_password,
+    check_realm,
+    check_sip_identity,
+    check_sip_password,
     check_username,
+    check_worker_name,
+    new_sip_password,
     new_token,
+    sip_password_dropped,
     token_digest,
 )
-from accounts.orm import TokenRow, UserRow
+from accounts.orm import SIP_SUBSCRIBERS, SipCredentialRow, TokenRow, UserRow
 from accounts.passwords import hash_password, needs_rehash, verify_password
 
 _UNSET = object()
@@ -71,7 +89,17 @@ class AccountStore:
                     display_name: str | None = None, active: bool | None = None,
                     password: str | None = None) -> User:
         """Change what is given; ``extension=None`` unlinks it. Deactivating revokes nothing but makes every
-        token of the user useless until reactivated."""
+        token of the user useless until reactivated (and takes their phone out of ``sip_subscribers``)."""
+        return self.change_user(user_id, role=role, extension=extension, display_name=display_name,
+                                active=active, password=password).user
+
+    def change_user(self, user_id: int, *, role: Role | str | None = None, extension: object = _UNSET,
+                    display_name: str | None = None, active: bool | None = None,
+                    password: str | None = None) -> UserChange:
+        """``update_user``, telling besides what the change did: when the extension changes, the SIP password
+        set for the old one is removed (it does not follow to the new identity: the admin sets a new one),
+        and a notice says so."""
+        notices: list[str] = []
         try:
             with self._sessions.begin() as session:
                 row = session.get(UserRow, user_id)
@@ -82,14 +110,22 @@ class AccountStore:
                 if new_extension is not None and not isinstance(new_extension, str):
                     raise AccountError("An extension is a string or null.")
                 check_extension(new_role, new_extension)
+                sip = session.scalar(select(SipCredentialRow).where(SipCredentialRow.user_id == user_id))
+                if password is not None:
+                    check_password(password)
+                    if sip is not None and SipDigest.of(sip.username, sip.realm, password).ha1 == sip.ha1:
+                        raise AccountError(f"The console password of {row.username!r} must not be their SIP "
+                                           f"password: a phone keeps that one in clear text.")
+                    row.password_hash = hash_password(password)
+                if sip is not None and sip.username != new_extension:
+                    session.delete(sip)
+                    notices.append(sip_password_dropped(row.username, sip.username))
                 row.role, row.extension = new_role, new_extension
                 if display_name is not None:
                     row.display_name = _display_name(display_name, row.username)
                 if active is not None:
                     row.active = active
-                if password is not None:
-                    row.password_hash = hash_password(check_password(password))
-                return _user(row)
+                return UserChange(_user(row), tuple(notices))
         finally:
             self._changed()  # after the commit, so no older answer is remembered
 
@@ -126,6 +162,104 @@ class AccountStore:
             if needs_rehash(row.password_hash):
                 row.password_hash = hash_password(password)
             return _user(row)
+
+    # -- SIP credentials ------------------------------------------------------------------------------
+
+    def set_sip_password(self, user_id: int, realm: str, at: datetime, password: str | None = None) \
+            -> SipPasswordSet:
+        """Set or rotate the SIP password of a user's phone (identity: their extension) for ``realm``; with no
+        ``password``, a new one is generated. The password is in the answer and nowhere else (only its HA1
+        digests are stored): show it once. The previous password stops working at once."""
+        check_realm(realm)
+        chosen = check_sip_password(password) if password is not None else new_sip_password()
+        with self._sessions.begin() as session:
+            row = session.get(UserRow, user_id)
+            if row is None:
+                raise UnknownUser(user_id)
+            identity = check_sip_identity(row.username, row.extension)
+            if password is not None and verify_password(row.password_hash, password):
+                raise AccountError(f"The SIP password of {row.username!r} must not be their console password: a "
+                                   f"phone keeps its password in clear text.")
+            holder = session.execute(
+                select(UserRow.id, UserRow.username).join(SipCredentialRow, SipCredentialRow.user_id == UserRow.id)
+                .where(SipCredentialRow.username == identity)
+            ).first()
+            if holder is not None and holder.id != user_id:
+                raise SipIdentityTaken(identity, holder.username)
+            digest = SipDigest.of(identity, realm, chosen)
+            credential = session.scalar(select(SipCredentialRow).where(SipCredentialRow.user_id == user_id))
+            if credential is None:
+                credential = SipCredentialRow(user_id=user_id, kind=SipKind.AGENT)
+                session.add(credential)
+            credential.username, credential.realm = identity, realm
+            credential.ha1, credential.ha1b, credential.updated_at = digest.ha1, digest.ha1b, at
+            try:
+                session.flush()
+            except IntegrityError:  # a request for the same identity or user committed in the meantime
+                raise AccountError(f"Another change to the SIP password of {identity!r} was made at the same "
+                                   f"moment; nothing was changed by this one: try again.") from None
+        return SipPasswordSet(user_id=user_id, username=identity, realm=realm, password=chosen, changed_at=at)
+
+    def remove_sip_password(self, user_id: int) -> bool:
+        """Remove the SIP password of a user's phone (it can no longer register); False if there was none."""
+        with self._sessions.begin() as session:
+            if session.get(UserRow, user_id) is None:
+                raise UnknownUser(user_id)
+            done = session.execute(delete(SipCredentialRow).where(SipCredentialRow.user_id == user_id)
+                                   .execution_options(synchronize_session=False))
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def sip_password(self, user_id: int) -> SipPassword | None:
+        """Whether the user has a SIP password: for which identity and realm, set when; ``None`` if not."""
+        with self._sessions() as session:
+            if session.get(UserRow, user_id) is None:
+                raise UnknownUser(user_id)
+            row = session.scalar(select(SipCredentialRow).where(SipCredentialRow.user_id == user_id))
+            return _sip_password(row) if row is not None else None
+
+    def sip_passwords(self) -> dict[int, SipPassword]:
+        """Every user's SIP password (as ``sip_password``), by user id."""
+        with self._sessions() as session:
+            rows = session.scalars(select(SipCredentialRow).where(SipCredentialRow.kind == SipKind.AGENT))
+            return {row.user_id: _sip_password(row) for row in rows if row.user_id is not None}
+
+    def stale_sip_passwords(self, realm: str) -> list[SipPassword]:
+        """Users' SIP passwords set for another realm than ``realm`` (the SIP domain changed since): their
+        phones cannot authenticate. ``accounts.model.stale_realm_notice`` words it for the operator."""
+        with self._sessions() as session:
+            rows = session.scalars(select(SipCredentialRow).where(SipCredentialRow.kind == SipKind.AGENT,
+                                                                  SipCredentialRow.realm != realm)
+                                   .order_by(SipCredentialRow.username))
+            return [_sip_password(row) for row in rows if row.user_id is not None]
+
+    def set_worker_credentials(self, realm: str, passwords: Mapping[str, str], at: datetime) -> None:
+        """Replace every hotline worker's credentials by ``passwords`` ({``hotline-N``: password}), for
+        ``realm``: the service calls this at each start with its workers, so a worker no longer configured
+        can no longer authenticate. All or nothing."""
+        check_realm(realm)
+        digests = []
+        for name, password in passwords.items():
+            check_worker_name(name)
+            try:
+                check_sip_password(password)
+            except AccountError as error:
+                raise AccountError(f"The SIP password of the hotline worker {name!r} is refused: {error}") from None
+            digests.append(SipDigest.of(name, realm, password))
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(SipCredentialRow).where(SipCredentialRow.kind == SipKind.WORKER)
+                                .execution_options(synchronize_session=False))
+                session.add_all(SipCredentialRow(username=d.username, realm=d.realm, ha1=d.ha1, ha1b=d.ha1b,
+                                                 user_id=None, kind=SipKind.WORKER, updated_at=at) for d in digests)
+        except IntegrityError:
+            raise AccountError("A hotline worker's SIP identity is already a user's phone identity; change that "
+                               "user's extension.") from None
+
+    def sip_subscribers(self) -> list[SipSubscriber]:
+        """The view ``sip_subscribers`` as Kamailio reads it: every SIP identity that may authenticate now."""
+        with self._sessions() as session:
+            rows = session.execute(select(SIP_SUBSCRIBERS).order_by(SIP_SUBSCRIBERS.c.username))
+            return [SipSubscriber(r.username, r.domain, r.ha1, r.ha1b) for r in rows]
 
     # -- tokens ---------------------------------------------------------------------------------------
 
@@ -226,6 +360,11 @@ def _display_name(display_name: str | None, username: str) -> str:
 def _user(row: UserRow) -> User:
     return User(id=row.id, username=row.username, role=Role(row.role), extension=row.extension,
                 display_name=row.display_name, active=row.active, created_at=row.created_at)
+
+
+def _sip_password(row: SipCredentialRow) -> SipPassword:
+    assert row.user_id is not None
+    return SipPassword(user_id=row.user_id, username=row.username, realm=row.realm, changed_at=row.updated_at)
 
 
 def _token(row: TokenRow) -> TokenView:

@@ -13,6 +13,9 @@
   again every second and sent when it changed; htmx's SSE extension swaps it in.
 - ``/console/supervisor/queues``: the supervisor page's queues section: live figures (polled from
   ``…/queues/figures``), open/close, a settings form per queue and its recent changes.
+- ``/console/admin/users`` (admins; a section of the supervisor page): every user with the state of their
+  phone's SIP password, and buttons to set a new one (generated, shown once) or remove it
+  (``/api/v1/users/{id}/sip-password``).
 
 Pages change data only through the JSON API (htmx posts JSON with the session's ``X-CSRF-Token``), so the
 rules and the role checks are the API's. Fragments are plain GETs that return HTML.
@@ -35,7 +38,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import SESSION_COOKIE, CurrentUser, Principal, Staff, check_password, forbidden
+from accounts.model import Role
+from api.auth import SESSION_COOKIE, Admin, CurrentUser, Principal, Staff, check_password, forbidden
 from api.cases import case_texts, check_case, heard_in_case, scope
 from api.charts import Chart, Series, bar_chart
 from api.deps import RowId, ServicesDep
@@ -63,6 +67,7 @@ def _page(request: Request, name: str, principal: Principal | None, **context: A
     return templates.TemplateResponse(request, name, {"me": principal.user if principal else None,
                                                       "csrf": principal.csrf if principal else None,
                                                       "is_staff": bool(principal and principal.is_staff),
+                                                      "is_admin": bool(principal and principal.user.role is Role.ADMIN),
                                                       **context})
 
 
@@ -265,6 +270,18 @@ def supervisor_rota(request: Request, principal: Staff, services: ServicesDep,
                     week: Annotated[date | None, Query()] = None,
                     calls: Annotated[float | None, Query(ge=0, le=10_000)] = None) -> HTMLResponse:
     return _page(request, "_rota.html", principal, rota=_rota_week(services, week, calls))
+
+
+# -- admin ---------------------------------------------------------------------------------------------
+
+
+@router.get("/console/admin/users", response_class=HTMLResponse)
+def admin_users(request: Request, principal: Admin, services: ServicesDep) -> HTMLResponse:
+    """The users section: each user with the state of their phone's SIP password and its two buttons."""
+    accounts = services.accounts
+    sip = accounts.sip_passwords()
+    return _page(request, "_users.html", principal, users=accounts.list_users(), sip=sip,
+                 realm=services.sip_realm)
 
 
 # -- reports -------------------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ class Services:
     the wallboard and consoles show; agents change their own state through ``routing`` (``api.agents``);
     ``sign_in_throttle`` an ``accounts.throttle.SignInThrottle`` (failed sign-ins per user and address);
     ``clock`` gives the aware UTC now for token expiry, case edits and metrics; ``site_timezone`` is the
-    site's IANA zone: its day for the wallboard and its hours for the reports.
+    site's IANA zone: its day for the wallboard and its hours for the reports. ``sip_realm`` is the realm
+    (``Settings.sip_domain``) users' SIP passwords are set for: what Kamailio challenges phones with.
     """
 
     cases: Any
@@ -81,6 +82,7 @@ class Services:
     cookie_secure: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     site_timezone: str = "UTC"
+    sip_realm: str = "127.0.0.1"
 
 
 def get_services(request: Request) -> Services:

@@ -495,7 +495,8 @@ def api_services(settings: Settings, engine: Engine, *, routing: Any, health: Ca
                     accounts=accounts, articles=ArticleStore(engine), live=routing.snapshot, clock=clock,
                     sign_in_throttle=SignInThrottle(s.sign_in_max_failures, s.sign_in_address_max_failures,
                                                     s.sign_in_window),
-                    session_ttl=s.session_ttl, cookie_secure=s.cookie_secure, site_timezone=s.site_timezone)
+                    session_ttl=s.session_ttl, cookie_secure=s.cookie_secure, site_timezone=s.site_timezone,
+                    sip_realm=s.sip_domain)
 
 
 def make_app(service: Service) -> Any:

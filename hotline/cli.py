@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hotline import logs
 from hotline.settings import Settings
+
+if TYPE_CHECKING:
+    from accounts.model import SipPassword
 
 app = typer.Typer(help="hotline: self-hosted contact centre for IT helpdesk hotlines.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -136,11 +139,11 @@ def prompts_make() -> None:
     directory = settings.data_dir / "prompts"
     count = make_prompts(directory, queue_config(settings))
     typer.echo(f"{count} prompts ready in {directory}")
-def _accounts() -> object:
+def _accounts(settings: Settings | None = None) -> object:
     from accounts.store import AccountStore
     from hotline.db import make_engine, upgrade
 
-    settings = _settings()
+    settings = settings or _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     return AccountStore(make_engine(settings.resolved_database_url))
@@ -182,14 +185,30 @@ def users_create(
 
 @users_app.command("list")
 def users_list() -> None:
-    """Every user with role, extension and whether active."""
+    """Every user with role, extension, whether active, and whether their phone has a SIP password."""
+    from accounts.model import stale_realm_notice
     from accounts.store import AccountStore
 
-    store = _accounts()
+    settings = _settings()
+    store = _accounts(settings)
     assert isinstance(store, AccountStore)
+    realm = settings.sip_domain
+    sip = store.sip_passwords()
     for user in store.list_users():
         state = "active" if user.active else "deactivated"
-        typer.echo(f"{user.id}\t{user.username}\t{user.role}\t{user.extension or '-'}\t{state}")
+        typer.echo(f"{user.id}\t{user.username}\t{user.role}\t{user.extension or '-'}\t{state}\t"
+                   f"{_sip_state(sip.get(user.id), realm)}")
+    notice = stale_realm_notice(store.stale_sip_passwords(realm), realm)
+    if notice is not None:
+        typer.echo(notice, err=True)
+
+
+def _sip_state(sip: SipPassword | None, realm: str) -> str:
+    if sip is None:
+        return "no SIP password"
+    if sip.realm != realm:
+        return f"SIP password for the old realm {sip.realm!r}: set it again"
+    return f"SIP password set {sip.changed_at:%Y-%m-%d %H:%M} UTC"
 
 
 @users_app.command("set")
@@ -236,6 +255,47 @@ def users_token(
     secret, _ = store.issue_token(user.id, TokenKind.API, label, datetime.now(UTC),
                                   ttl=timedelta(days=days) if days is not None else None)
     typer.echo(secret)
+
+
+@users_app.command("sip-password")
+def users_sip_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the SIP password from standard input instead of "
+                                                       "generating one.")] = False,
+    remove: Annotated[bool, typer.Option(help="Remove the SIP password: the phone can no longer register.")]
+    = False,
+) -> None:
+    """Set or rotate the SIP password of a user's phone (it registers as the user's extension, in the realm
+    HOTLINE_SIP_DOMAIN). A generated password is printed once, alone on standard output; only its digests are
+    stored."""
+    import sys
+    from datetime import UTC, datetime
+
+    from accounts.model import AccountError, UnknownUser
+    from accounts.store import AccountStore
+
+    if remove and password_stdin:
+        raise _fail("Give either --remove or --password-stdin, not both.")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    settings = _settings()
+    store = _accounts(settings)
+    assert isinstance(store, AccountStore)
+    try:
+        user = store.find_user(username)
+        if remove:
+            removed = store.remove_sip_password(user.id)
+            typer.echo(f"removed the SIP password of {user.username}" if removed
+                       else f"{user.username} had no SIP password")
+            return
+        done = store.set_sip_password(user.id, settings.sip_domain, datetime.now(UTC), password)
+    except (AccountError, UnknownUser) as error:
+        raise _fail(str(error)) from None
+    where = f"{done.username} in the realm {done.realm}"
+    if password is None:
+        typer.echo(f"{user.username}'s phone authenticates as {where} with this password, shown once:", err=True)
+        typer.echo(done.password)
+    else:
+        typer.echo(f"set the SIP password of {user.username}: their phone authenticates as {where}")
 
 
 @app.command()

@@ -44,6 +44,27 @@
     }
   };
 
+  // A SIP password set or removed from the admin's users section: the list is loaded again, and a new
+  // password (in the answer of PUT /api/v1/users/{id}/sip-password, and nowhere else) is shown this once.
+  window.sipPasswordDone = function (event) {
+    const shown = document.getElementById("sip-password-shown");
+    consoleDone(event, document.getElementById("user-list"));
+    if (!event.detail.successful || !shown) { return; }
+    let body = null;
+    try { body = JSON.parse(event.detail.xhr.responseText); } catch (e) { /* not JSON */ }
+    shown.replaceChildren();
+    shown.hidden = !(body && body.password);
+    if (shown.hidden) { return; }
+    const text = document.createElement("p");
+    text.textContent = "New SIP password of " + body.username + " (realm " + body.realm + "), shown this once: "
+      + "enter it in the phone now. ";
+    const code = document.createElement("code");
+    code.id = "sip-password";
+    code.textContent = body.password;
+    text.append(code);
+    shown.append(text);
+  };
+
   // The pause form's reason: a usual one from the list, with the agent's own words after it, or only their
   // words for "other" (none: the API refuses the empty reason and #flash says so).
   window.pauseReason = function (event, form) {

@@ -1,5 +1,6 @@
 """Alembic on a real database (SQLite file and PostgreSQL): every branch upgrades, downgrades to base and
-upgrades again; a downgrade keeps the rows it does not drop; a failing run changes nothing."""
+upgrades again; a downgrade keeps the rows it does not drop; a failing run changes nothing; the view
+sip_subscribers (Kamailio's) is created and dropped by its migration."""
 
 from __future__ import annotations
 
@@ -66,6 +67,44 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
 
             context = MigrationContext.configure(conn, opts={"include_object": mapped})
             assert compare_metadata(context, both) == []
+    finally:
+        engine.dispose()
+
+
+def views(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_view_names())
+
+
+def test_the_sip_subscribers_view_comes_and_goes_with_its_migration(database_url: str) -> None:
+    engine = make_engine(database_url)
+    select_view = text("SELECT username, domain, ha1, ha1b FROM sip_subscribers")
+    try:
+        upgrade(database_url)
+        assert views(engine) == {"sip_subscribers"}
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (username, password_hash, role, extension, display_name, active, "
+                              "created_at) VALUES ('al', 'x', 'agent', '1001', 'Al', true, '2026-01-01 00:00:00')"))
+            conn.execute(text("INSERT INTO sip_credentials (username, realm, ha1, ha1b, user_id, kind, updated_at) "
+                              "VALUES ('1001', 'r', 'h1', 'h1b', 1, 'agent', '2026-01-01 00:00:00'), "
+                              "('hotline-1', 'r', 'w1', 'w1b', NULL, 'worker', '2026-01-01 00:00:00')"))
+            assert set(conn.execute(select_view).tuples()) == {("1001", "r", "h1", "h1b"),
+                                                               ("hotline-1", "r", "w1", "w1b")}
+            # A worker row owned by a user is refused by the table itself.
+            with pytest.raises(Exception, match="ck_sip_credentials_kind_owner"), conn.begin_nested():
+                conn.execute(text("INSERT INTO sip_credentials (username, realm, ha1, ha1b, user_id, kind, "
+                                  "updated_at) VALUES ('hotline-2', 'r', 'x', 'x', 1, 'worker', "
+                                  "'2026-01-01 00:00:00')"))
+
+        command.downgrade(alembic_config(database_url), "accounts_0001")
+        assert views(engine) == set()
+        assert "sip_credentials" not in tables(engine) and "users" in tables(engine)
+        upgrade(database_url)
+        assert views(engine) == {"sip_subscribers"}
+        with engine.connect() as conn:
+            assert conn.execute(select_view).all() == []  # the rows went with the table; the view is back
+
+        command.downgrade(alembic_config(database_url), "base")
+        assert views(engine) == set()
     finally:
         engine.dispose()
 
