@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
-from accounts.model import stale_realm_notice
+from accounts.model import stale_realm_notice, worker_name
 from accounts.store import AccountStore
 from accounts.throttle import SignInThrottle
 from api.app import create_app
@@ -421,7 +421,7 @@ def make_prompts(directory: Path, config: RoutingConfig) -> int:
 
 def worker_names(settings: Settings) -> list[str]:
     """The workers' SIP identities: hotline-1, hotline-2, ..."""
-    return [f"hotline-{i + 1}" for i in range(settings.workers)]
+    return [worker_name(i + 1) for i in range(settings.workers)]
 
 
 def trunk(settings: Settings) -> Trunk | None:

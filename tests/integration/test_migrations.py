@@ -15,6 +15,7 @@ from cases.orm import metadata as cases_metadata
 from hotline.db import alembic_config, make_engine, upgrade
 from routing.orm import metadata as routing_metadata
 from shifts.orm import metadata as shifts_metadata
+from telephony.edgestore import metadata as edge_metadata
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
     try:
         upgrade(database_url)
         expected = {*accounts_metadata.tables, *cases_metadata.tables, *shifts_metadata.tables,
-                    *routing_metadata.tables}
+                    *routing_metadata.tables, *edge_metadata.tables}
         assert tables(engine) == expected
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO agents (extension, name, level, created_at, skills, timezone) "
@@ -58,7 +59,8 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         with engine.connect() as conn:
             both = MetaData()
             for table in [*accounts_metadata.tables.values(), *cases_metadata.tables.values(),
-                          *shifts_metadata.tables.values(), *routing_metadata.tables.values()]:
+                          *shifts_metadata.tables.values(), *routing_metadata.tables.values(),
+                          *edge_metadata.tables.values()]:
                 table.to_metadata(both)
             # The full-text index of transcripts exists on PostgreSQL only, made by hand in the cases migration
             # (an expression index the mapping does not declare): everything else must match the mapping.

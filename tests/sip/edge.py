@@ -24,26 +24,8 @@ HOTLINE = "100"
 WORKER_PASSWORD = "worker-secret-0123"
 
 
-def _interim(database_url: str, username: str, password: str) -> None:  # until the accounts store has SIP
-    import hashlib
-
-    from sqlalchemy import text
-    engine = make_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS sip_subscribers (username VARCHAR(64), domain VARCHAR(64), "
-                          "ha1 VARCHAR(128), ha1b VARCHAR(128))"))
-        conn.execute(text("DELETE FROM sip_subscribers WHERE username = :u"), {"u": username})
-        conn.execute(text("INSERT INTO sip_subscribers VALUES (:u, :d, :h, :hb)"), {
-            "u": username, "d": REALM, "h": hashlib.md5(f"{username}:{REALM}:{password}".encode()).hexdigest(),
-            "hb": hashlib.md5(f"{username}@{REALM}:{REALM}:{password}".encode()).hexdigest()})
-    engine.dispose()
-
-
 def add_agent(database_url: str, extension: str, password: str) -> None:
     """An agent with extension ``extension`` and the SIP password ``password`` (``hotline users``' work)."""
-    if not hasattr(AccountStore, "set_sip_password"):
-        _interim(database_url, extension, password)
-        return
     engine = make_engine(database_url)
     try:
         store = AccountStore(engine)
@@ -56,10 +38,6 @@ def add_agent(database_url: str, extension: str, password: str) -> None:
 
 
 def set_workers(database_url: str, names: list[str], password: str = WORKER_PASSWORD) -> None:
-    if not hasattr(AccountStore, "set_worker_credentials"):
-        for name in names:
-            _interim(database_url, name, password)
-        return
     engine = make_engine(database_url)
     try:
         AccountStore(engine).set_worker_credentials(REALM, dict.fromkeys(names, password), datetime.now(UTC))
