@@ -275,7 +275,6 @@ class Service:
             self.rota.load_file(s.rota_file, actor="rota-file")
         self.prepare_edge()
         if self.kamailio is not None:
-            self.kamailio.on_restart = self._edge_restarted
             self.kamailio.start()
         self.load_model()
         self.make_prompts()
@@ -314,12 +313,6 @@ class Service:
                 log.warning("sip.passwords_for_another_realm", notice=notice)
         if self.edge is not None:
             self.edge.set_trunk(trunk(s), s.sip_domain)
-
-    def _edge_restarted(self) -> None:
-        """Kamailio was restarted and may have lost the workers' registrations (kept in memory): they register
-        again now rather than at their next refresh, up to two minutes later."""
-        for worker in list(self.workers):
-            worker.reregister()
 
     def make_prompts(self) -> None:
         """Record the spoken prompts (menu, announcements, callback) that are missing or changed."""

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -327,16 +327,13 @@ class Kamailio:
     restarts Kamailio when it dies (the main process, or any of its processes, which takes the main process
     down with it): at once the first time, then after 1, 2, 4... seconds (at most ``backoff_cap``) while it
     keeps dying within ``stable_after`` seconds of its start (or fails to start), and gives up at the
-    ``max_quick_failures``-th such failure in a row (``status()["error"]`` says so). ``on_restart`` is
-    called (in the watcher's thread) each time a restarted Kamailio answers.
+    ``max_quick_failures``-th such failure in a row (``status()["error"]`` says so).
     """
 
-    def __init__(self, config: EdgeConfig, binary: str = "kamailio", *,
-                 on_restart: Callable[[], object] | None = None, backoff_cap: float = 30.0,
+    def __init__(self, config: EdgeConfig, binary: str = "kamailio", *, backoff_cap: float = 30.0,
                  stable_after: float = 30.0, max_quick_failures: int = 6, start_timeout: float = 10.0) -> None:
         self.config = config
         self.binary = binary
-        self.on_restart = on_restart
         self.backoff_cap = backoff_cap
         self.stable_after = stable_after
         self.max_quick_failures = max_quick_failures
@@ -528,11 +525,6 @@ class Kamailio:
                 self._last_restart_at = self._since
             log.info("kamailio.restarted", pid=process.pid, restarts=self._restarts,
                      took_s=round(time.monotonic() - started, 2), port=self.config.port)
-            if self.on_restart is not None:
-                try:
-                    self.on_restart()
-                except Exception:
-                    log.exception("kamailio.on_restart_failed")
             return failures
         error = (f"Kamailio failed {failures} times in a row (it died within {self.stable_after:g} s of its "
                  "start, or did not start); it is not restarted again (see "

@@ -817,17 +817,6 @@ class SipWorker:
     def registered(self) -> bool:
         return bool(self._phone.get_status() == PhoneStatus.REGISTERED)
 
-    def reregister(self) -> bool:
-        """REGISTER again now (the registrar was restarted and may have lost the binding); the refresh timer
-        starts over from this registration. Blocks for the REGISTER (at most its 3 s timeout); a failure is
-        retried every 2 s as usual. Nothing happens before ``start`` or after ``stop``."""
-        sip = self._phone.sip
-        if not sip.NSD:
-            return False
-        registered = bool(sip.register())
-        log.info("worker.reregistered" if registered else "worker.reregister_failed", worker=self.name)
-        return registered
-
     def status(self) -> dict[str, Any]:
         return {"up": self.registered, "name": self.name, "sip": f"{self.host}:{self.sip_port}",
                 "calls": len(self._phone.calls), "error": self.error}

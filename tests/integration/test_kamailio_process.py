@@ -12,12 +12,10 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from structlog.testing import capture_logs
 
 from telephony.kamailio import EdgeConfig, Kamailio, KamailioError, sip_ping
 from tests.peers import free_port
-from tests.sip.harness import HOST, HOTLINE, running_worker, wait_until
+from tests.sip.harness import HOST, HOTLINE, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -102,8 +100,6 @@ def events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMappi
 
 
 def test_a_killed_main_process_is_restarted_and_its_children_ended(kamailio: Kamailio) -> None:
-    restarted = threading.Event()
-    kamailio.on_restart = restarted.set
     old_pid = main_process(kamailio)
     old_group = group_processes(old_pid)
     assert len(old_group) > 1 and old_pid in old_group  # the main process and its workers
@@ -121,7 +117,6 @@ def test_a_killed_main_process_is_restarted_and_its_children_ended(kamailio: Kam
     assert died["log_level"] == "error" and died["signal"] == "SIGKILL"
     assert sorted(died["children_ended"]) == sorted(p for p in old_group if p != old_pid)
     assert events(logs, "kamailio.restarted")
-    assert restarted.wait(2), "on_restart was not called"
     record = json.loads((kamailio.config.run_dir / GROUP_RECORD).read_text())
     assert record["pgid"] == status["pid"]
 
@@ -304,40 +299,3 @@ def test_it_gives_up_after_failing_again_and_again(tmp_path: Path) -> None:
         assert not answers(edge)
     finally:
         edge.stop()
-
-
-def options_status(edge: Kamailio, user: str) -> int:
-    """The status of the answer to ``OPTIONS sip:USER@edge``: Kamailio relays it to the phone registered as
-    ``user`` (an rfcvoip worker answers 200), or answers 404 itself when it knows no such phone."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        sock.settimeout(3)
-        port = sock.getsockname()[1]
-        sock.sendto((f"OPTIONS sip:{user}@{HOST}:{edge.config.port} SIP/2.0\r\n"
-                     f"Via: SIP/2.0/UDP {HOST}:{port};branch=z9hG4bK{uuid.uuid4().hex};rport\r\n"
-                     "Max-Forwards: 70\r\n"
-                     f"From: <sip:probe@{HOST}>;tag={uuid.uuid4().hex[:8]}\r\n"
-                     f"To: <sip:{user}@{HOST}>\r\n"
-                     f"Call-ID: {uuid.uuid4().hex}\r\n"
-                     "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode(), (HOST, edge.config.port))
-        while True:
-            status = int(sock.recv(4096).split(b" ", 2)[1])
-            if status >= 200:
-                return status
-
-
-def test_workers_register_again_when_the_edge_is_restarted(kamailio: Kamailio) -> None:
-    """Registrations are kept in Kamailio's memory: a restarted edge knows no worker until it registers
-    again, which rfcvoip does only when its registration is due (every 115 s). ``on_restart`` (wired by the
-    service to every worker's ``reregister``) brings them back at once; an unwired worker stays unknown."""
-    with running_worker(kamailio, free_port(), name="hotline-1") as wired, \
-            running_worker(kamailio, free_port(), name="hotline-2"):
-        kamailio.on_restart = wired.worker.reregister
-        assert options_status(kamailio, "hotline-1") == 200 and options_status(kamailio, "hotline-2") == 200
-        main = main_process(kamailio)
-        with capture_logs() as logs:
-            os.killpg(main, signal.SIGKILL)
-            wait_restarted(kamailio, group_processes(main))
-            wait_until(lambda: bool(events(logs, "worker.reregistered")), 5, "the wired worker's REGISTER")
-        assert options_status(kamailio, "hotline-1") == 200
-        assert options_status(kamailio, "hotline-2") == 404  # until its own refresh, up to two minutes later
