@@ -78,7 +78,7 @@ class Baresip:
         if not speak:
             modules.append("ausine.so")
         (self.dir / "config").write_text("\n".join([
-            f"sip_listen {host}:{self.sip_port}",
+            f"sip_listen {self.host}:{self.sip_port}",
             f"module_path {BARESIP_MODULES}",
             *[f"module {m}" for m in modules],
             "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
