@@ -107,6 +107,12 @@ the result given in brackets.
   ``test_a_dead_rtp_thread_marks_its_worker_failed``, ``test_a_dead_media_reader_marks_its_worker_failed``.
   Malformed RTP is dropped packet by packet and no longer counts as media for ``media_idle()``:
   ``test_malformed_rtp_does_not_stop_the_calls_media`` [noise was taken for media].
+- When Kamailio forks our INVITE to an agent's two phones and both answer, rfcvoip takes the first 2xx and
+  merely ACKs the second: that phone stays in a call nobody ends, its RTP sent to the agent leg's port. The
+  first 2xx wins (its To-tag is remembered per Call-ID); any other 2xx, during the call or after it, is
+  ACKed and BYEd at once in its own dialog (its To-tag, Contact and Record-Route); a retransmission of the
+  winner is only ACKed again. ``test_sip_fork.py``: ``test_second_answer_of_a_forked_invite_is_acked_and_byed``
+  [ACK, no BYE], ``test_two_phones_of_one_agent_answer_and_one_is_hung_up`` (baresip) [neither hung up].
 
 Guards for what rfcvoip 2.10.3 already does right, so that a new pin that breaks it fails a test: OPTIONS
 answered 200, CANCEL answered 200 + 487, PCMA encoded right (the tone decodes exactly), an agent call
