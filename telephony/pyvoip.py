@@ -113,6 +113,12 @@ the result given in brackets.
   ACKed and BYEd at once in its own dialog (its To-tag, Contact and Record-Route); a retransmission of the
   winner is only ACKed again. ``test_sip_fork.py``: ``test_second_answer_of_a_forked_invite_is_acked_and_byed``
   [ACK, no BYE], ``test_two_phones_of_one_agent_answer_and_one_is_hung_up`` (baresip) [neither hung up].
+- Nothing tells whether an answered inbound call was ever confirmed, so an INVITE never ACKed (spoofed, or a
+  caller gone) looks like a caller. ``RfcvoipLeg.wait_confirmed()`` waits for the caller's ACK to our 2xx
+  (false when the leg ends or the time passes first; outbound legs: once answered). The ACK is now expected
+  before the 2xx is sent (it was registered just after, so an ACK handled in between was missed and the call
+  ended 32 s later), and a 2xx is no longer retransmitted once its call has ended.
+  ``test_an_answered_call_is_confirmed_by_the_callers_ack``.
 
 Guards for what rfcvoip 2.10.3 already does right, so that a new pin that breaks it fails a test: OPTIONS
 answered 200, CANCEL answered 200 + 487, PCMA encoded right (the tone decodes exactly), an agent call
