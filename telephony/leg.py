@@ -49,6 +49,17 @@ class Leg(Protocol):
         """Block until the far end answers (True) or the leg ends or ``timeout`` passes (False)."""
         ...
 
+    def wait_confirmed(self, timeout: float) -> bool:
+        """Inbound: block until the caller has ACKed our answer (True), or the leg ends or ``timeout`` passes
+        first (False); a caller that never ACKs never really reached us (a spoofed or half-open INVITE).
+        Outbound: as ``wait_answered`` (we send the ACK ourselves)."""
+        ...
+
+    def report_failure(self, what: str, error: BaseException) -> None:
+        """A thread serving this leg (``what``, e.g. "media reader thread") died of ``error``: it is logged and
+        the SIP worker carrying the leg is marked failed."""
+        ...
+
     def read_frame(self) -> bytes | None:
         """Block for the next 20 ms inbound frame; ``None`` once the leg has ended."""
         ...

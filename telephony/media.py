@@ -62,6 +62,8 @@ class LegReader:
                         sink(frame)
                     except Exception:
                         log.exception("media.sink_failed", leg=self.name, call_id=self.leg.call_id)
+        except Exception as exc:  # reading itself failed: the leg's worker is marked failed
+            self.leg.report_failure(f"media reader thread ({self.name})", exc)
         finally:
             self.ended.set()
             if self._on_end is not None:
@@ -83,6 +85,7 @@ class Player:
 
     def __init__(self, leg: Leg, frames: Iterator[bytes], name: str) -> None:
         self.leg = leg
+        self.name = name
         self._frames = frames
         self._stop = threading.Event()
         self.sent = 0
@@ -92,6 +95,12 @@ class Player:
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._play()
+        except Exception as exc:  # the frames or the leg failed: the leg's worker is marked failed
+            self.leg.report_failure(f"media player thread ({self.name})", exc)
+
+    def _play(self) -> None:
         period = FRAME_MS / 1000
         start = time.monotonic()
         for frame in self._frames:

@@ -82,6 +82,44 @@ the result given in brackets.
   freed`` [no BYE, agent kept on the call], ``test_a_held_call_is_not_cut_and_the_timer_starts_again_at_un_hold``
   [the held call was cut].
 
+- A request without From, To, Call-ID or CSeq passes rfcvoip's parser and raises ``KeyError`` where it is
+  handled, which ends the "SIP Receive" thread: the worker is deaf until restarted, and one datagram does it.
+  Each message is now checked as it is read (headers ended by an empty line, UTF-8, a ``SIP/2.0`` Via, From,
+  To, Call-ID, a CSeq number below 2**31 with the request's own method, a SIP Request-URI). One that fails,
+  or that rfcvoip cannot parse, is logged once (``sip.malformed``: source, reason, start line, size) and
+  answered ``400 Bad Request`` when it is a request with Via, From, To, Call-ID and CSeq (built from its own
+  lines, sent to its source address), or else dropped; this holds for the receive loop and for the wait for
+  a REGISTER's answer alike. The handling of every message is guarded once more (an exception is logged,
+  ``sip.handling_failed`` with its traceback, and the request answered 500), so the loop lives on. A
+  response to an INVITE this worker never sent is dropped (``sip.stray_response``): rfcvoip ACKed a stray
+  2xx toward whatever its Contact named. An SDP audio stream with no connection address, or one that is not
+  an IP address (rfcvoip sent RTP there, a DNS lookup per packet), is refused 488; payload formats nobody
+  can decode are removed first (rfcvoip warned on stderr for each; 2048 of them made 2048 lines).
+  ``test_sip_hostile.py``: 38 hostile messages, straight to the worker and through the edge, each followed
+  by a real call [a request missing From, To or CSeq: nothing answered afterwards, KeyError in "SIP Receive"].
+- A thread of the SIP or media stack that ends with an exception dies in silence, and nothing tells the
+  service. Every such thread (the SIP receive loop, registration, each 2xx retransmission, each call's RTP
+  receive and transmit threads, and, through ``Leg.report_failure``, media.LegReader and media.Player) logs
+  its death (``worker.thread_died``: worker, thread, traceback) and marks its worker failed:
+  ``SipWorker.failure`` (a sentence), ``SipWorker.alive`` (registered, receive thread running, no failure).
+  ``SipWorker.probe()`` sends an OPTIONS to the worker's own socket from outside (``telephony.probe``), true
+  only for the matching answer. ``test_a_dead_receive_thread_is_seen_and_fails_the_probe``,
+  ``test_a_dead_rtp_thread_marks_its_worker_failed``, ``test_a_dead_media_reader_marks_its_worker_failed``.
+  Malformed RTP is dropped packet by packet and no longer counts as media for ``media_idle()``:
+  ``test_malformed_rtp_does_not_stop_the_calls_media`` [noise was taken for media].
+- When Kamailio forks our INVITE to an agent's two phones and both answer, rfcvoip takes the first 2xx and
+  merely ACKs the second: that phone stays in a call nobody ends, its RTP sent to the agent leg's port. The
+  first 2xx wins (its To-tag is remembered per Call-ID); any other 2xx, during the call or after it, is
+  ACKed and BYEd at once in its own dialog (its To-tag, Contact and Record-Route); a retransmission of the
+  winner is only ACKed again. ``test_sip_fork.py``: ``test_second_answer_of_a_forked_invite_is_acked_and_byed``
+  [ACK, no BYE], ``test_two_phones_of_one_agent_answer_and_one_is_hung_up`` (baresip) [neither hung up].
+- Nothing tells whether an answered inbound call was ever confirmed, so an INVITE never ACKed (spoofed, or a
+  caller gone) looks like a caller. ``RfcvoipLeg.wait_confirmed()`` waits for the caller's ACK to our 2xx
+  (false when the leg ends or the time passes first; outbound legs: once answered). The ACK is now expected
+  before the 2xx is sent (it was registered just after, so an ACK handled in between was missed and the call
+  ended 32 s later), and a 2xx is no longer retransmitted once its call has ended.
+  ``test_an_answered_call_is_confirmed_by_the_callers_ack``.
+
 Guards for what rfcvoip 2.10.3 already does right, so that a new pin that breaks it fails a test: OPTIONS
 answered 200, CANCEL answered 200 + 487, PCMA encoded right (the tone decodes exactly), an agent call
 outliving 45 s with baresip, REFER / INFO / UPDATE / MESSAGE / PRACK / unknown methods answered 501 in and
@@ -90,13 +128,15 @@ out of a dialog, malformed SIP (garbage, truncated, inconsistent) survived by Ka
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from rfcvoip import RTP as rfc_rtp
@@ -106,6 +146,7 @@ from rfcvoip.VoIP import VoIP as rfc_voip
 from rfcvoip.VoIP.status import PhoneStatus
 
 from telephony.leg import FRAME_BYTES, DialFailed, Direction, LegState
+from telephony.probe import ProbeResult, options_probe
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +200,148 @@ def _media_usable(media: dict[str, Any]) -> bool:
                 and rfc_voip._media_port_is_enabled(media))
 
 
+# --- malformed messages ------------------------------------------------------------------------------
+
+_CSEQ_NUMBER = re.compile(r"[0-9]{1,10}")
+_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+_URI_SCHEMES = ("sip:", "sips:", "tel:")
+_COMPACT_NAMES = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
+_ECHOED = ("via", "from", "to", "call-id", "cseq")  # what a 400 copies from the request (RFC 3261 8.2.6.2)
+_LONGEST_ECHOED_VALUE = 1024
+
+
+def _defect(message: Any) -> str | None:
+    """Why a parsed SIP message cannot be handled (the end of a sentence "It was dropped because ..."), or
+    None when it can. rfcvoip parses a message that lacks From, To, Call-ID, CSeq or Via without complaint
+    and then fails on it wherever it is handled."""
+    headers = message.headers
+    vias = headers.get("Via")
+    if not vias or not all(isinstance(v, dict) and v.get("address") and str(v.get("type", "")).startswith("SIP/2.0/")
+                           for v in vias):
+        return "it has no usable Via header"
+    for name in ("From", "To"):
+        if not isinstance(headers.get(name), dict):
+            return f"it has no {name} header"
+    call_id = headers.get("Call-ID")
+    if not isinstance(call_id, str) or not call_id.strip():
+        return "it has no Call-ID header"
+    cseq = headers.get("CSeq")
+    if not isinstance(cseq, dict):
+        return "it has no CSeq header"
+    number, method = str(cseq.get("check", "")), str(cseq.get("method", ""))
+    if not _CSEQ_NUMBER.fullmatch(number) or int(number) >= 1 << 31:
+        return f"its CSeq number {number[:20]!r} is not an integer below 2**31"
+    if message.type == rfc_sip.SIPMessageType.MESSAGE:
+        if not _TOKEN.fullmatch(str(message.method)):
+            return "its method is not a SIP token"
+        if method != message.method:
+            return f"its CSeq method {method[:20]!r} is not its method {message.method}"
+        if not str(message.uri).lower().startswith(_URI_SCHEMES):
+            return "its Request-URI is not a SIP URI"
+    elif not _TOKEN.fullmatch(method):
+        return "its CSeq has no method"
+    return None
+
+
+def _bad_request(raw: bytes, reason: str) -> bytes | None:
+    """A ``400 Bad Request`` to the request in ``raw``, built from the request's own Via, From, To, Call-ID
+    and CSeq lines (it may not parse), or None when ``raw`` is not a request that can be answered: an ACK,
+    a response, or a request lacking one of those headers (or carrying one too long or with control
+    characters in it)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    lines = head.split("\r\n")
+    start = lines[0].split(" ")
+    if len(start) != 3 or start[2] != "SIP/2.0" or not _TOKEN.fullmatch(start[0]) or start[0] == "ACK":
+        return None
+    fields: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and fields:  # a folded continuation line
+            fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            key = name.strip().lower()
+            fields.append((_COMPACT_NAMES.get(key, key), value.strip()))
+    found: dict[str, list[str]] = {}
+    for key, value in fields:
+        if key in _ECHOED:
+            if not value or len(value) > _LONGEST_ECHOED_VALUE or any(ord(c) < 32 or ord(c) == 127 for c in value):
+                return None
+            found.setdefault(key, []).append(value)
+    if any(key not in found for key in _ECHOED):
+        return None
+    to = found["to"][0]
+    if ";tag=" not in to.lower().replace(" ", ""):
+        to += f";tag={uuid.uuid4().hex[:10]}"
+    warning = re.sub(r'[^ -~]|["\\]', "", reason)[:150]
+    response = ["SIP/2.0 400 Bad Request", *(f"Via: {v}" for v in found["via"]), f"From: {found['from'][0]}",
+                f"To: {to}", f"Call-ID: {found['call-id'][0]}", f"CSeq: {found['cseq'][0]}",
+                f'Warning: 399 hotline "{warning}"', "Content-Length: 0"]
+    return ("\r\n".join(response) + "\r\n\r\n").encode("utf-8")
+
+
+def _sdp_defect(message: Any) -> str | None:
+    """Why the SDP of ``message`` cannot be used for audio, or None. rfcvoip sends RTP to whatever the
+    connection line names, host names included (a DNS lookup per packet)."""
+    for media in message.body.get("m", []) or []:
+        if not isinstance(media, dict) or not _media_usable(media):
+            continue
+        connections = rfc_voip._media_connections(message, media)
+        if not connections:
+            return "its SDP audio stream has no connection address (c=)"
+        for connection in connections:
+            address = str(connection.get("address", ""))
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                return f"its SDP connection address {address[:60]!r} is not an IP address"
+    return None
+
+
+def _drop_unknown_formats(message: Any) -> None:
+    """Remove from each audio stream of ``message``'s SDP the payload formats nobody could decode (no rtpmap
+    and no static type) and repeated ones: rfcvoip warns on stderr for each, so a stream listing every number
+    from 0 to 127 (or thousands of them) wrote a warning per format."""
+    for media in message.body.get("m", []) or []:
+        if not isinstance(media, dict) or media.get("type") != "audio":
+            continue
+        kept: list[Any] = []
+        for fmt in media.get("methods", []) or []:
+            if fmt in kept:
+                continue
+            try:
+                rfc_voip._payload_type_from_media_method(media, fmt)
+                if not 0 <= int(fmt) <= 127:
+                    continue
+            except (KeyError, ValueError, TypeError):
+                continue
+            kept.append(fmt)
+        media["methods"] = kept
+
+
+class _Watch:
+    """The health of one worker's threads: the first thread of its SIP or media stack that died with an
+    exception, as a sentence (``failure``). Every death is logged (``worker.thread_died``, with traceback)."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._failure: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def failure(self) -> str | None:
+        return self._failure
+
+    def died(self, what: str, error: BaseException, **context: Any) -> None:
+        """The current thread, ``what`` (e.g. "SIP receive thread"), is ending with ``error``."""
+        reason = f"{type(error).__name__}: {error}"
+        log.error("worker.thread_died", worker=self.worker, thread=threading.current_thread().name, what=what,
+                  error=reason, exc_info=error, **context)
+        with self._lock:
+            if self._failure is None:
+                self._failure = f"Its {what} died: {reason}."
+
+
 class _HotlineRTPClient(rfc_rtp.RTPClient):
     """RFC 2833/4733 digits recognised by their event's RTP timestamp, not by the marker bit; an outbound
     call's RTP read from the socket bound when its INVITE went out."""
@@ -167,11 +350,40 @@ class _HotlineRTPClient(rfc_rtp.RTPClient):
     _dtmf_event_ended = False
     last_packet = 0.0  # monotonic time of the last RTP packet received (any payload), 0 before the first
     early_socket: socket.socket | None = None  # bound at INVITE time; holds what arrived before the answer
+    watch: _Watch | None = None  # the worker's: a thread of this client that dies marks the worker failed
+    malformed = 0  # packets dropped because they could not be read
 
     def parse_packet(self, packet: bytes) -> None:
-        # rfcvoip's reads return silence or block when nothing comes: only this says a packet really arrived.
+        try:
+            super().parse_packet(packet)
+        except rfc_rtp.RTPParseError:
+            self.malformed += 1
+            raise  # rfcvoip's receive loop drops it
+        except Exception as exc:  # any other failure to read one packet drops that packet, not the thread
+            self.malformed += 1
+            if self.malformed == 1 or self.malformed % 1000 == 0:
+                log.warning("rtp.malformed", port=self.inPort, dropped=self.malformed,
+                            error=f"{type(exc).__name__}: {exc}"[:200])
+            return
+        # rfcvoip's reads return silence or block when nothing comes: only this says a packet really arrived
+        # (one rfcvoip could read: noise sent to the port does not count).
         self.last_packet = time.monotonic()
-        super().parse_packet(packet)
+
+    def recv(self) -> None:
+        self._guarded("RTP receive thread", super().recv)
+
+    def trans(self, *, clock: Callable[[], float] | None = None, wait: Callable[[float], None] | None = None,
+              ) -> None:
+        self._guarded("RTP transmit thread", lambda: super(_HotlineRTPClient, self).trans(clock=clock, wait=wait))
+
+    def _guarded(self, what: str, run: Callable[[], None]) -> None:
+        try:
+            run()
+        except Exception as exc:
+            if self.NSD and self.watch is not None:
+                self.watch.died(what, exc, rtp_port=self.inPort)
+            else:  # stopping: the socket went away under the loop
+                log.debug("rtp.thread_ended", what=what, error=f"{type(exc).__name__}: {exc}")
 
     def start(self) -> None:
         sock, self.early_socket = self.early_socket, None
@@ -243,18 +455,85 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
         # rfcvoip waits 1 s after registering before it reads any SIP; nothing needs that wait. It keeps no
         # handle on this thread either: remember it, so that stopping can wait for it to end.
         self.recv_thread = threading.current_thread()
-        super()._delayed_recv_loop(0.0)
+        try:
+            super()._delayed_recv_loop(0.0)
+        except Exception as exc:
+            self.phone.watch.died("SIP receive thread", exc)
+
+    def _message_from_raw(self, raw: bytes) -> rfc_sip.SIPMessage:
+        """The parsed message, or SIPParseError (which both of rfcvoip's readers, the receive loop and the wait
+        for a REGISTER's answer, drop) for one that cannot be handled: logged (``sip.malformed``) and, when it
+        is a request with Via, From, To, Call-ID and CSeq, answered ``400 Bad Request``."""
+        source = getattr(self.connection, "last_recv_address", None)
+        defect: str | None
+        try:
+            head, blank, _body = raw.partition(b"\r\n\r\n")
+            if not blank:
+                raise rfc_sip.SIPParseError("its header section does not end with an empty line")
+            head.decode("utf-8")
+            message = super()._message_from_raw(raw)
+            defect = _defect(message)
+        except UnicodeDecodeError:
+            defect = "its header section is not valid UTF-8"
+        except rfc_sip.SIPParseError as exc:
+            if "SIP Version" in str(exc):  # rfcvoip answers these itself, 505 SIP Version Not Supported
+                self._log_malformed(raw, source, str(exc), answered=505)
+                raise
+            defect = str(exc)
+        except Exception as exc:  # rfcvoip's parser raises more than SIPParseError on some input
+            defect = f"it could not be parsed ({type(exc).__name__}: {exc})"
+        if defect is None:
+            return message
+        reply = _bad_request(raw, defect)
+        self._log_malformed(raw, source, defect, answered=400 if reply is not None and source else None)
+        if reply is not None and source:
+            try:
+                self.send_raw(reply, (str(source[0]), int(source[1])))
+            except (OSError, RuntimeError) as exc:
+                log.warning("sip.reply_failed", status=400, error=str(exc))
+        raise rfc_sip.SIPParseError(defect)
+
+    @staticmethod
+    def _log_malformed(raw: bytes, source: Any, reason: str, answered: int | None) -> None:
+        start = raw.split(b"\r\n", 1)[0][:120].decode("utf-8", "replace")
+        log.warning("sip.malformed", source=f"{source[0]}:{source[1]}" if source else "unknown",
+                    reason=reason[:200], start=start, size=len(raw), answered=answered)
 
     def parse_message(self, message: Any) -> None:
-        if message.type == rfc_sip.SIPMessageType.MESSAGE and message.method == "ACK":
-            cseq = message.headers.get("CSeq", {})
-            key = (str(message.headers.get("Call-ID", "")), str(cseq.get("check", "")) if isinstance(cseq, dict)
-                   else "")
-            with self._unacked_lock:
-                acked = self._unacked.get(key)
-            if acked is not None:
-                acked.set()
-        super().parse_message(message)
+        # One guard around the handling of each message: whatever rfcvoip (or this adapter) raises while
+        # handling it is logged, the request is answered 500 (it passed the checks above, so the fault is
+        # ours), and the receive loop lives on. Unguarded, one exception ended rfcvoip's receive thread.
+        try:
+            if message.type == rfc_sip.SIPMessageType.MESSAGE and message.method == "ACK":
+                self._ack_arrived(message)
+            super().parse_message(message)
+        except Exception as exc:
+            self._handling_failed(message, exc)
+
+    def _handling_failed(self, message: Any, error: Exception) -> None:
+        is_request = message.type == rfc_sip.SIPMessageType.MESSAGE
+        log.error("sip.handling_failed", call_id=str(message.headers.get("Call-ID", ""))[:100],
+                  start=str(message.heading[:120], "utf8", errors="replace"),
+                  error=f"{type(error).__name__}: {error}"[:300], exc_info=error)
+        if not is_request or message.method == "ACK":
+            return
+        try:
+            status = rfc_sip.SIPStatus.INTERNAL_SERVER_ERROR
+            self.send_raw(self._build_response(message, status).encode("utf8"), self.response_target(message))
+        except Exception as exc:
+            log.warning("sip.reply_failed", status=500, error=f"{type(exc).__name__}: {exc}")
+
+    def _ack_arrived(self, ack: Any) -> None:
+        cseq = ack.headers.get("CSeq", {})
+        key = (str(ack.headers.get("Call-ID", "")), str(cseq.get("check", "")) if isinstance(cseq, dict) else "")
+        with self._unacked_lock:
+            acked = self._unacked.get(key)
+        if acked is not None:
+            acked.set()
+            call = self.phone._get_call(key[0])
+            if isinstance(call, _HotlineCall):
+                call.confirmed.set()
+                call.settled.set()
 
     # --- registration -----------------------------------------------------------------------
     def register(self) -> bool:
@@ -267,7 +546,10 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
         return registered
 
     def _run_delayed_register(self, delay: float, cancel_event: threading.Event) -> None:
-        super()._run_delayed_register(max(float(delay), self.register_retry_delay), cancel_event)
+        try:
+            super()._run_delayed_register(max(float(delay), self.register_retry_delay), cancel_event)
+        except Exception as exc:
+            self.phone.watch.died("registration thread", exc)
 
     def stop(self) -> None:
         # rfcvoip's stop, plus a wake-up: a REGISTER in progress sits in select() on our socket until its
@@ -338,17 +620,30 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
         return text + f"a=ptime:20\r\na=maxptime:150\r\na={sendtype}\r\n"
 
     def send_response(self, request: Any, response: str) -> None:
-        super().send_response(request, response)
-        if response.startswith("SIP/2.0 2") and getattr(request, "method", None) == "INVITE":
-            self._retransmit_until_acked(request, response)
-
-    def _retransmit_until_acked(self, request: Any, response: str) -> None:
-        """RFC 3261 13.3.1.4: resend our 2xx to an INVITE until its ACK arrives; end the call if none comes."""
-        call_id = str(request.headers["Call-ID"])
-        key = (call_id, str(request.headers["CSeq"]["check"]))
+        if not (response.startswith("SIP/2.0 2") and getattr(request, "method", None) == "INVITE"):
+            super().send_response(request, response)
+            return
+        # Expect the ACK before the 2xx leaves: on loopback it can be handled before the next line runs.
+        key = (str(request.headers["Call-ID"]), str(request.headers["CSeq"]["check"]))
         acked = threading.Event()
         with self._unacked_lock:
             self._unacked[key] = acked
+        try:
+            super().send_response(request, response)
+        except BaseException:
+            self._forget_ack(key, acked)
+            raise
+        self._retransmit_until_acked(request, response, key, acked)
+
+    def _forget_ack(self, key: tuple[str, str], acked: threading.Event) -> None:
+        with self._unacked_lock:
+            if self._unacked.get(key) is acked:
+                del self._unacked[key]
+
+    def _retransmit_until_acked(self, request: Any, response: str, key: tuple[str, str],
+                                acked: threading.Event) -> None:
+        """RFC 3261 13.3.1.4: resend our 2xx to an INVITE until its ACK arrives; end the call if none comes."""
+        call_id = key[0]
         target = self.response_target(request)
         data = response.encode("utf8")
 
@@ -356,8 +651,9 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
             interval, deadline = T1, time.monotonic() + self.ack_timeout
             try:
                 while not acked.wait(min(interval, max(0.0, deadline - time.monotonic()))):
-                    if not self.NSD:
-                        return
+                    call = self.phone._get_call(call_id)
+                    if not self.NSD or call is None or call.state == _CallState.ENDED:
+                        return  # stopped, or the call is over: nobody wants this 2xx any more
                     if time.monotonic() >= deadline:
                         log.warning("sip.ack_timeout", call_id=call_id)
                         self.phone._end_unacked_call(call_id)
@@ -366,12 +662,20 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
                     interval = min(interval * 2, T2)
             except OSError:
                 return
+            except Exception as exc:
+                self.phone.watch.died("2xx retransmission thread", exc, call_id=call_id)
             finally:
-                with self._unacked_lock:
-                    if self._unacked.get(key) is acked:
-                        del self._unacked[key]
+                self._forget_ack(key, acked)
 
         threading.Thread(target=run, name=f"2xx-retransmit-{call_id[:8]}", daemon=True).start()
+
+    def bye_dialog_of(self, response: Any) -> None:
+        """BYE the dialog that the 2xx ``response`` to our INVITE set up, whatever the call's own dialog is: its
+        To-tag, its Contact as the target and its Record-Route, reversed, as the route set."""
+        bye = str(rfc_sip.SIPClient.gen_bye(self, response))  # rfcvoip's: ours routes by the call's set
+        routes = reversed(_header_values(response.headers.get("Record-Route")))
+        bye = _insert_headers(bye, [f"Route: {r}" for r in routes])
+        self.send_raw(bye.encode("utf8"), self.dialog_target(response))
 
     # --- in-dialog requests carry the dialog's route set -------------------------------------
     def _route_lines(self, call_id: Any) -> list[str]:
@@ -408,9 +712,15 @@ class _HotlineCall(rfc_voip.VoIPCall):
         self.media_since = time.monotonic()  # when RTP was last expected to start (answer, un-hold)
         self.held = False  # the far end put us on hold (a=sendonly or a=inactive): no RTP is due
         self.early_sockets: dict[int, socket.socket] = {}  # outbound: local RTP port -> socket bound early
+        self.confirmed = threading.Event()  # inbound: the caller's ACK to our 2xx has come
+        self.settled = threading.Event()  # confirmed, or ended
         super().__init__(*args, **kwargs)
         if self.state == _CallState.RINGING:  # inbound: the route set is the INVITE's Record-Route, in order
             self.route_set = _header_values(self.request.headers.get("Record-Route"))
+
+    @property
+    def owner(self) -> _HotlinePhone:
+        return cast("_HotlinePhone", self.phone)
 
     def create_rtp_clients(self, codecs: Any, ip: str, port: Any, request: Any, baseport: int,
                            media: dict[str, Any] | None = None) -> None:
@@ -420,6 +730,8 @@ class _HotlineCall(rfc_voip.VoIPCall):
         for client in self._rtp_clients_snapshot():
             if type(client) is rfc_rtp.RTPClient:
                 client.__class__ = _HotlineRTPClient
+            if isinstance(client, _HotlineRTPClient):
+                client.watch = self.owner.watch
             if isinstance(client, _HotlineRTPClient) and not client.NSD:
                 early = self.early_sockets.pop(int(client.inPort), None)
                 if early is not None:
@@ -448,6 +760,7 @@ class _HotlineCall(rfc_voip.VoIPCall):
         super()._set_state(state)
         if state == _CallState.ENDED:
             self._close_early_sockets()  # never answered: nobody took the socket
+            self.settled.set()
 
     def renegotiate(self, request: Any) -> None:
         # Negotiate every re-INVITE from what we want (sendrecv), not from the mode a hold left behind.
@@ -470,6 +783,13 @@ class _HotlineCall(rfc_voip.VoIPCall):
 
     def answered(self, request: Any) -> None:
         if self.state in (_CallState.DIALING, _CallState.RINGING):
+            # The first 2xx wins: any other (a forked INVITE answered twice) is ACKed and BYEd (the phone's
+            # callback), and a retransmission of this one is only ACKed again.
+            self.owner.note_answer(self.call_id, str(request.headers["To"].get("tag", "")))
+            defect = _sdp_defect(request)
+            if defect is not None:  # rfcvoip ACKs and BYEs a 2xx whose SDP cannot be negotiated
+                raise rfc_rtp.RTPParseError(f"The answer cannot be used: {defect}.")
+            _drop_unknown_formats(request)
             self.route_set = list(reversed(_header_values(request.headers.get("Record-Route"))))
             self.media_since = time.monotonic()
         super().answered(request)
@@ -491,8 +811,9 @@ class _HotlineCall(rfc_voip.VoIPCall):
 
 class _HotlinePhone(rfc_voip.VoIPPhone):
     def __init__(self, *args: Any, extra_numbers: tuple[str, ...] = (), register_timeout: int = 3,
-                 **kwargs: Any) -> None:
+                 watch: _Watch | None = None, **kwargs: Any) -> None:
         _route_rfcvoip_output()
+        self.watch = watch if watch is not None else _Watch("rfcvoip")
         super().__init__(*args, **kwargs)
         self.extra_numbers = {n.casefold() for n in extra_numbers}
         old = self.sip
@@ -505,6 +826,10 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
         # Outbound calls we gave up on, kept briefly so a 2xx crossing our CANCEL can be ended with a BYE.
         self._abandoned: OrderedDict[str, list[str]] = OrderedDict()
         self._abandoned_lock = threading.Lock()
+        # The Call-IDs of the INVITEs we sent lately, each with the To-tag of the 2xx that won ("" before one):
+        # a 2xx of another dialog is ACKed and BYEd, and a response to an INVITE we never sent is dropped.
+        self._dialled: OrderedDict[str, str] = OrderedDict()
+        self._dialled_lock = threading.Lock()
 
     # --- inbound ----------------------------------------------------------------------------
     def _invite_targets_local_account(self, request: Any) -> bool:
@@ -517,6 +842,13 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
         for media in request.body.get("m", []) or []:
             if isinstance(media, dict) and media.get("type") != "audio":
                 media["port"] = 0
+        defect = _sdp_defect(request)
+        if defect is not None:
+            source = getattr(request, "source_address", None)
+            self.sip._log_malformed(request.raw, source, defect, answered=488)
+            self.sip.send_response(request, self.sip.gen_response(request, rfc_sip.SIPStatus.NOT_ACCEPTABLE_HERE))
+            return
+        _drop_unknown_formats(request)
         super()._callback_MSG_Invite(request)
 
     def _create_Call(self, request: Any, sess_id: int) -> None:
@@ -562,6 +894,7 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
                     self.assignedPorts.remove(port)
             raise
         call.bind_rtp_early(self.myIP, port)
+        self._note_dialled(call_id)
         call.invite_bytes = invite.encode("utf8")
         call.target_uri = target_uri
         call.number = number
@@ -575,11 +908,28 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
                 or cseq.get("method") != "INVITE"):
             super().callback(request)
             return
+        try:
+            self._on_invite_response(request)
+        except Exception as exc:  # rfcvoip would swallow it at debug level: make it seen
+            log.error("sip.handling_failed", call_id=str(request.headers.get("Call-ID", ""))[:100],
+                      status=int(request.status), error=f"{type(exc).__name__}: {exc}"[:300], exc_info=exc)
+
+    def _on_invite_response(self, request: Any) -> None:
         call_id = str(request.headers.get("Call-ID", ""))
         code = int(request.status)
         call = self._get_call(call_id)
         if not isinstance(call, _HotlineCall):
-            if not (200 <= code < 300 and self._end_abandoned(call_id, request)):
+            if 200 <= code < 300 and self._end_abandoned(call_id, request):
+                return
+            with self._dialled_lock:
+                ours = call_id in self._dialled
+            if not ours:  # a response to no INVITE of ours: ACKing it would send an ACK wherever it says
+                source = getattr(request, "source_address", None)
+                log.info("sip.stray_response", status=code, call_id=call_id[:100],
+                         source=f"{source[0]}:{source[1]}" if source else "unknown")
+            elif 200 <= code < 300:
+                self._settle_extra_answer(call_id, request)  # the call is over: its dialog is not wanted
+            else:
                 super().callback(request)
             return
         with call.setup_lock:  # decided against a concurrent abandon(): answered, or cancelled, not both
@@ -590,12 +940,42 @@ class _HotlinePhone(rfc_voip.VoIPPhone):
             try:
                 if 200 <= code < 300 and self._end_abandoned(call_id, request):
                     return
+                if 200 <= code < 300 and call.state not in (_CallState.DIALING, _CallState.RINGING):
+                    self._settle_extra_answer(call_id, request)
+                    return
                 if call.state in (_CallState.DIALING, _CallState.RINGING) and code >= 200:
                     call.final_status = f"{code} {request.status.phrase}"
                 super().callback(request)
             finally:
                 call.responded.set()
                 call.changed.set()
+
+    def note_answer(self, call_id: str, to_tag: str) -> None:
+        """The 2xx with ``to_tag`` answered our INVITE ``call_id``: the call's dialog is that one."""
+        with self._dialled_lock:
+            self._dialled[call_id] = to_tag
+
+    def _note_dialled(self, call_id: str) -> None:
+        with self._dialled_lock:
+            self._dialled[call_id] = ""
+            while len(self._dialled) > 1024:
+                self._dialled.popitem(last=False)
+
+    def _settle_extra_answer(self, call_id: str, response: Any) -> None:
+        """A 2xx to our INVITE after the call was answered (or ended): a retransmission of the answer we took
+        is ACKed again; any other (a forked INVITE answered by a second phone, with its own To-tag) is ACKed
+        and ended with a BYE in its own dialog, so that its media never reaches the call."""
+        with self._dialled_lock:
+            winner = self._dialled.get(call_id)
+        tag = str(response.headers["To"].get("tag", ""))
+        self._send_ack(response)
+        if winner and tag == winner:
+            return
+        log.info("sip.forked_answer_ended", call_id=call_id, to_tag=tag[:100], winner=winner or None)
+        try:
+            self.sip.bye_dialog_of(response)
+        except (OSError, RuntimeError) as exc:
+            log.warning("sip.forked_answer_bye_failed", call_id=call_id, error=str(exc))
 
     def _callback_RESP_Failed(self, request: Any) -> None:
         # rfcvoip's version, with a log line instead of a RuntimeWarning on stderr for every refused dial.
@@ -720,6 +1100,18 @@ class RfcvoipLeg:
             except (rfc_voip.InvalidStateError, OSError, RuntimeError) as exc:
                 log.warning("leg.hangup_failed", call_id=self.call_id, error=str(exc))
 
+    def wait_confirmed(self, timeout: float) -> bool:
+        """Inbound: block until the caller's ACK to our 2xx has come (True), or the leg ends or ``timeout``
+        passes first (False). Outbound: whether the callee answers within ``timeout`` (we send the ACK)."""
+        if self.direction is Direction.OUTBOUND:
+            return self.wait_answered(timeout)
+        call = self._call
+        call.settled.wait(timeout)
+        return bool(call.confirmed.is_set())
+
+    def report_failure(self, what: str, error: BaseException) -> None:
+        self._call.phone.watch.died(what, error, call_id=self.call_id)
+
     def wait_answered(self, timeout: float) -> bool:
         # rfcvoip signals no event on answer, so its state is polled at the frame rate.
         deadline = time.monotonic() + timeout
@@ -782,7 +1174,7 @@ class SipWorker:
             registrar[0], registrar[1], name, password, myIP=host, callCallback=self._incoming,
             sipPort=sip_port, rtpPortLow=rtp_ports[0], rtpPortHigh=rtp_ports[1],
             proxy=registrar[0], proxyPort=registrar[1], audio_bit_depth=16, audio_sample_rate=8000,
-            audio_channels=1, extra_numbers=(hotline_number,),
+            audio_channels=1, extra_numbers=(hotline_number,), watch=_Watch(name),
             codec_priorities={rfc_rtp.PayloadType.PCMU: 1000, rfc_rtp.PayloadType.PCMA: 900},
         )
         self._starter: threading.Thread | None = None
@@ -790,7 +1182,12 @@ class SipWorker:
 
     def _incoming(self, call: Any) -> None:
         leg = RfcvoipLeg(call, Direction.INBOUND, _number_of(call.request.headers.get("From", "")))
-        self._on_call(self, leg)
+        try:
+            self._on_call(self, leg)
+        except Exception as exc:  # the call flow failed on this call: log it, and do not leave the caller hanging
+            log.error("worker.call_flow_failed", worker=self.name, call_id=leg.call_id,
+                      error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            leg.hangup()
 
     def start(self) -> None:
         """Register in the background: the service does not wait for the registrar."""
@@ -817,9 +1214,34 @@ class SipWorker:
     def registered(self) -> bool:
         return bool(self._phone.get_status() == PhoneStatus.REGISTERED)
 
+    @property
+    def failure(self) -> str | None:
+        """Why this worker cannot be trusted with calls any more (a sentence: which of its threads died, and
+        of what), or None. A worker that failed stays failed: it is to be replaced."""
+        return self._phone.watch.failure
+
+    @property
+    def alive(self) -> bool:
+        """Registered, its SIP receive thread running, and none of its threads dead."""
+        thread = self._phone.sip.recv_thread
+        return self.registered and thread is not None and thread.is_alive() and self.failure is None
+
+    def probe(self, timeout: float = 1.0) -> ProbeResult:
+        """An OPTIONS sent to this worker's own SIP socket from outside, the way a caller's INVITE arrives;
+        true only when the worker answers it (``telephony.probe.options_probe``)."""
+        sock = getattr(self._phone.sip, "s", None)
+        try:
+            host, port = sock.getsockname()[:2] if sock is not None else (None, None)
+        except OSError:
+            host = port = None
+        if host is None or port is None:
+            return ProbeResult(None, 0.0, f"Worker {self.name} has no SIP socket: it is not running.")
+        return options_probe(str(host), int(port), timeout)
+
     def status(self) -> dict[str, Any]:
-        return {"up": self.registered, "name": self.name, "sip": f"{self.host}:{self.sip_port}",
-                "calls": len(self._phone.calls), "error": self.error}
+        return {"up": self.alive, "name": self.name, "sip": f"{self.host}:{self.sip_port}",
+                "registered": self.registered, "calls": len(self._phone.calls), "error": self.error,
+                "failure": self.failure}
 
     def dial(self, extension: str) -> RfcvoipLeg:
         """INVITE ``extension`` and return once it rings (or answers); ``DialFailed`` on a refusal or when

@@ -18,7 +18,8 @@ TIMEOUT = 5.0
 
 
 class FakeLeg:
-    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING) -> None:
+    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING,
+                 confirms: bool = True) -> None:
         self.call_id = call_id
         self.remote = remote
         self._state = state
@@ -31,6 +32,8 @@ class FakeLeg:
         self.heard = threading.Event()  # something other than hold music was written to this leg
         self.hold_heard = threading.Event()
         self.idle: float | None = 0.0  # what media_idle() says: seconds without media from the far end
+        self.confirms = confirms  # False: the caller never ACKs the answer (wait_confirmed waits, then False)
+        self.failures: list[tuple[str, BaseException]] = []  # what report_failure() was told
 
     @property
     def state(self) -> LegState:
@@ -58,6 +61,15 @@ class FakeLeg:
     def wait_answered(self, timeout: float) -> bool:
         self.answered.wait(timeout)
         return self._state is LegState.ANSWERED
+
+    def wait_confirmed(self, timeout: float) -> bool:
+        if not self.confirms:
+            self.ended.wait(timeout)
+            return False
+        return self._state is LegState.ANSWERED or self.wait_answered(timeout)
+
+    def report_failure(self, what: str, error: BaseException) -> None:
+        self.failures.append((what, error))
 
     def read_frame(self) -> bytes | None:
         if self._state is LegState.ENDED:

@@ -469,6 +469,57 @@ def test_answer_is_retransmitted_until_acked(hotline: Edge, monkeypatch: pytest.
     assert bye.call_id == silent.call_id
 
 
+def test_an_answered_call_is_confirmed_by_the_callers_ack(tmp_path: Path) -> None:
+    """``Leg.wait_confirmed``: an inbound leg is confirmed once the caller's ACK to our 200 has come; an INVITE
+    never ACKed (a spoofed or half-open call, which must not count as a caller) is not, within the timeout;
+    a leg that ends first is not, at once; an outbound leg is confirmed once answered."""
+    legs: queue.Queue[RfcvoipLeg] = queue.Queue()
+
+    def on_call(_worker: SipWorker, leg: RfcvoipLeg) -> None:
+        leg.answer()
+        legs.put(leg)
+
+    def answered_by_worker(call: OutboundCall) -> tuple[RfcvoipLeg, SipMessage]:
+        call.send_invite(sdp_offer(setup.rtp.port))
+        leg = legs.get(timeout=5)
+        ok = setup.peer.wait(lambda m: m.is_response and m.call_id == call.call_id and m.status == 200)
+        return leg, ok
+
+    with edge_with(tmp_path, on_call=on_call) as setup:
+        acked = setup.call()
+        leg, ok = answered_by_worker(acked)
+        acked.accept(ok)
+        assert leg.wait_confirmed(3)
+        assert acked.bye().status == 200
+
+        silent = setup.call()
+        leg, ok = answered_by_worker(silent)
+        started = time.monotonic()
+        assert not leg.wait_confirmed(0.8)
+        assert time.monotonic() - started >= 0.8
+        silent.accept(ok)  # late, but it comes: now the call is confirmed
+        assert leg.wait_confirmed(3)
+        assert silent.bye().status == 200
+
+        dropped = setup.call()
+        leg, _ok = answered_by_worker(dropped)
+        leg.hangup()
+        started = time.monotonic()
+        assert not leg.wait_confirmed(5)
+        assert time.monotonic() - started < 0.5, "the ended leg was waited for"
+
+        phone = SipWorker(name="5550110", password="x", registrar=setup.address, host=HOST, sip_port=free_port(),
+                          rtp_ports=rtp_block(), hotline_number="5550110", on_call=lambda _w, leg: leg.hangup())
+        phone.start()
+        try:
+            assert phone.wait_registered(10)
+            outbound = phone.dial(HOTLINE)
+            assert outbound.wait_confirmed(5)
+            outbound.hangup()
+        finally:
+            phone.stop()
+
+
 def test_rfcvoip_prints_nothing_on_a_call(hotline: Edge, capfd: pytest.CaptureFixture[str]) -> None:
     """rfcvoip printed its diagnostics to stdout, in the middle of the service's JSON log lines; they go to
     structlog (debug level) now."""

@@ -138,3 +138,42 @@ def running_worker(kamailio: Kamailio, sip_port: int, *, answer: bool = True, na
         for player in holder[0].players:
             player.stop()
         worker.stop()
+
+
+# --- deliberate thread deaths (what a defect in the SIP or media stack would do) ----------------------
+
+INJECTED = "injected by a test"
+
+
+def kill_sip_receive_thread(worker: SipWorker, timeout: float = 2.0) -> None:
+    """Make the worker's SIP receive loop raise ``RuntimeError(INJECTED)`` and wait for its thread to end."""
+    sip = worker._phone.sip
+    thread = sip.recv_thread
+    assert thread is not None and thread.is_alive(), "the SIP receive thread is not running"
+
+    def fail() -> None:
+        raise RuntimeError(INJECTED)
+
+    sip.recv = fail  # type: ignore[method-assign]
+    thread.join(timeout)
+    assert not thread.is_alive(), "the SIP receive thread did not end"
+
+
+class _FailingSocket:
+    """Stands in for an RTP client's receiving socket: every read raises."""
+
+    def recv(self, _size: int) -> bytes:
+        raise RuntimeError(INJECTED)
+
+    def close(self) -> None:
+        pass
+
+
+def kill_rtp_receive_thread(leg: RfcvoipLeg) -> None:
+    """Make the RTP receive loop of ``leg``'s call raise ``RuntimeError(INJECTED)`` on its next read."""
+    clients = leg._call._rtp_clients_snapshot()
+    assert clients, "the call has no RTP client"
+    real = clients[0].sin
+    clients[0].sin = _FailingSocket()
+    if real is not None and real is not clients[0].sout:
+        real.close()

@@ -304,10 +304,13 @@ class SipPeer:
 
 
 def response_to(request: SipMessage, status: int, reason: str, *, contact: str | None = None,
-                to_tag: str | None = None) -> str:
+                to_tag: str | None = None, body: str = "", record_route: bool = False) -> str:
+    """A response to ``request``; ``record_route`` copies its Record-Route (as a UAS does for a dialog)."""
     lines = [f"SIP/2.0 {status} {reason}"]
     for value in request.all("via"):
         lines.append(f"Via: {value}")
+    if record_route:
+        lines += [f"Record-Route: {value}" for value in request.all("record-route")]
     lines.append(f"From: {request.header('from')}")
     to = request.header("to")
     if not request.to_tag:
@@ -315,8 +318,10 @@ def response_to(request: SipMessage, status: int, reason: str, *, contact: str |
     lines += [f"To: {to}", f"Call-ID: {request.call_id}", f"CSeq: {request.header('cseq')}"]
     if contact:
         lines.append(f"Contact: {contact}")
-    lines.append("Content-Length: 0")
-    return "\r\n".join(lines) + "\r\n\r\n"
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body.encode())}")
+    return "\r\n".join(lines) + "\r\n\r\n" + body
 
 
 def request(peer: SipPeer, method: str, uri: str, *, call_id: str | None = None, cseq: int = 1,
