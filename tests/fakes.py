@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,15 @@ TIMEOUT = 5.0
 
 
 class FakeLeg:
-    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING) -> None:
+    def __init__(self, call_id: str, remote: str, *, answers: bool = True, state: LegState = LegState.RINGING,
+                 confirms: bool = True) -> None:
         self.call_id = call_id
         self.remote = remote
         self._state = state
         self._answers = answers
+        self.confirmed = threading.Event()  # the caller's ACK to our answer (at once unless confirms=False)
+        if confirms:
+            self.confirmed.set()
         self.answered = threading.Event()
         self.ended = threading.Event()
         self.inbound: queue.Queue[bytes | None] = queue.Queue()
@@ -57,6 +62,13 @@ class FakeLeg:
 
     def wait_answered(self, timeout: float) -> bool:
         self.answered.wait(timeout)
+        return self._state is LegState.ANSWERED
+
+    def wait_confirmed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.confirmed.wait(min(0.01, max(0.0, deadline - time.monotonic()))):
+            if self._state is LegState.ENDED or time.monotonic() >= deadline:
+                return False
         return self._state is LegState.ANSWERED
 
     def read_frame(self) -> bytes | None:

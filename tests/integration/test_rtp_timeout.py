@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hotline.standins import confirmable
 from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
 from routing.queues import parse_config
@@ -93,7 +94,7 @@ def flow(tmp_path: Path) -> Iterator[Setup]:
     dialer = FakeDialer({"1001": "answer"})
 
     def on_call(worker: SipWorker, leg: RfcvoipLeg) -> None:
-        distributor.handle(leg, dialer, worker.name, HOTLINE)
+        distributor.handle(confirmable(leg), dialer, worker.name, HOTLINE)
 
     sip_port = free_port()
     with edge(tmp_path / "edge", [sip_port]) as kamailio, running_worker(kamailio, sip_port, on_call=on_call):
