@@ -1,6 +1,6 @@
 """Stand-ins for the worker contract that issue 12's worker hardening adds to ``telephony.pyvoip`` and
-``telephony.leg``: ``SipWorker.probe``, ``.failure`` and ``.alive``, and ``wait_confirmed`` on a caller's
-leg. Supervision (``hotline.supervision``) and the rule "no case for an INVITE never ACKed"
+``telephony.leg``: ``SipWorker.probe`` and ``.failure``, and ``wait_confirmed`` on a caller's leg.
+Supervision (``hotline.supervision``) and the rule "no case for an INVITE never ACKed"
 (``routing.distributor``) are written against that contract; these let them run before it lands.
 
 Each member is defined only where the real class lacks it, so once the hardening is merged this module adds
@@ -11,7 +11,7 @@ caller's leg to the distributor as it comes.
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import Any, cast
 
 from routing.distributor import InboundLeg
 from telephony.kamailio import sip_ping
@@ -21,7 +21,7 @@ from telephony.pyvoip import RfcvoipLeg, SipWorker
 
 class ContractWorker(SipWorker):
     if not hasattr(SipWorker, "probe"):
-        def probe(self, timeout: float) -> bool:
+        def probe(self, timeout: float) -> Any:
             """One OPTIONS to the worker's SIP port from a fresh socket; any answer counts."""
             return sip_ping(self.host, self.sip_port, timeout)
 
@@ -33,11 +33,6 @@ class ContractWorker(SipWorker):
             if sip.NSD and thread is not None and not thread.is_alive():
                 return "Its SIP receive thread has died."
             return None
-
-    if not hasattr(SipWorker, "alive"):
-        @property
-        def alive(self) -> bool:
-            return True
 
 
 class _ConfirmableLeg(RfcvoipLeg):

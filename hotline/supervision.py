@@ -2,9 +2,9 @@
 
 **Workers.** ``WorkerSupervisor`` starts the workers and owns a monitor thread that looks at each of them
 every ``interval`` seconds the way a caller reaches it: one OPTIONS through the worker's real SIP socket
-(``probe``), the worker's own word on its SIP and media threads (``failure``, ``alive``) and its
-registration. The same round asks the SIP edge (Kamailio) how it is. What each round saw is kept, so the
-health report reads it without any I/O of its own.
+(``probe``), the worker's own word on its SIP and media threads (``failure``) and its registration (reported,
+never a reason to restart it). The same round asks the SIP edge (Kamailio) how it is. What each round saw
+is kept, so the health report reads it without any I/O of its own.
 
 A worker that reports a failure, or answers none of ``misses`` probes in a row, is marked down at once
 (logged as ``worker.down`` with the reason) and restarted in a thread of its own: its calls are ended
@@ -48,6 +48,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Probed(Protocol):
+    """What a probe returns: true only when the worker answered (``telephony.probe.ProbeResult``, or a bool)."""
+
+    def __bool__(self) -> bool: ...
+
+
 class Worker(Protocol):
     """What supervision needs of a SIP worker (``telephony.pyvoip.SipWorker``)."""
 
@@ -59,14 +65,11 @@ class Worker(Protocol):
 
     @property
     def failure(self) -> str | None:
-        """A sentence when one of its SIP or media threads died, else None."""
+        """A sentence when one of its SIP or media threads died (it is then to be replaced), else None."""
         ...
 
-    @property
-    def alive(self) -> bool: ...
-
-    def probe(self, timeout: float) -> bool:
-        """One OPTIONS through its SIP socket; True only when the matching answer came within ``timeout``."""
+    def probe(self, timeout: float) -> Probed:
+        """One OPTIONS through its SIP socket; true only when the matching answer came within ``timeout``."""
         ...
 
     def start(self) -> None: ...
@@ -165,7 +168,6 @@ class Examined:
     at: datetime
     probe_ok: bool
     failure: str | None = None
-    alive: bool = True
     registered: bool = True
 
 
@@ -326,10 +328,11 @@ class WorkerSupervisor(Generic[W]):
                 self._edge_view = {**view, "checked_at": self._clock().isoformat()}
 
     def _examine(self, worker: W) -> Examined:
-        failure, alive = worker.failure, worker.alive
-        probe_ok = failure is None and alive and worker.probe(self._probe_timeout)
-        return Examined(self._clock(), probe_ok=probe_ok, failure=failure, alive=alive,
-                        registered=worker.registered)
+        # Registration is reported, never a reason to restart: a registrar that is down (the edge restarting)
+        # is not cured by cutting the worker's calls.
+        failure = worker.failure
+        probe_ok = failure is None and bool(worker.probe(self._probe_timeout))
+        return Examined(self._clock(), probe_ok=probe_ok, failure=failure, registered=worker.registered)
 
     def _record(self, slot: _Slot[W], worker: W, seen: Examined) -> None:
         with self._lock:
@@ -337,20 +340,15 @@ class WorkerSupervisor(Generic[W]):
                 return  # replaced while it was examined
             slot.last_probe_at, slot.probe_ok = seen.at, seen.probe_ok
             slot.unregistered = 0 if seen.registered else slot.unregistered + 1
-            if seen.failure is None and seen.alive and seen.probe_ok:
+            if seen.failure is None and seen.probe_ok:
                 slot.misses = 0
                 if slot.reason is not None:
                     log.info("worker.up", worker=worker.name, was=slot.reason)
                 slot.reason = None
                 return
             slot.misses += 1
-            if seen.failure is not None:
-                reason = seen.failure
-            elif not seen.alive:
-                reason = "Its SIP stack is not running."
-            else:
-                reason = (f"It answered none of the last {slot.misses} OPTIONS probes "
-                          f"(each given {self._probe_timeout:g} s).")
+            reason = seen.failure or (f"It answered none of the last {slot.misses} OPTIONS probes "
+                                      f"(each given {self._probe_timeout:g} s).")
             if seen.failure is None and slot.misses < self._misses:
                 return  # one lost datagram is not a dead worker
             slot.reason, slot.restarting, slot.down_since = reason, True, seen.at
@@ -382,7 +380,7 @@ class WorkerSupervisor(Generic[W]):
                 slot.worker = new
             new.start()
             registered = new.wait_registered(self._register_timeout)
-            probe_ok = new.failure is None and new.probe(self._probe_timeout)
+            probe_ok = new.failure is None and bool(new.probe(self._probe_timeout))
         except Exception as exc:
             log.exception("worker.restart_failed", worker=old.name)
             with self._lock:

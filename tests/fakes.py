@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -25,9 +24,6 @@ class FakeLeg:
         self.remote = remote
         self._state = state
         self._answers = answers
-        self.confirmed = threading.Event()  # the caller's ACK to our answer (at once unless confirms=False)
-        if confirms:
-            self.confirmed.set()
         self.answered = threading.Event()
         self.ended = threading.Event()
         self.inbound: queue.Queue[bytes | None] = queue.Queue()
@@ -36,6 +32,8 @@ class FakeLeg:
         self.heard = threading.Event()  # something other than hold music was written to this leg
         self.hold_heard = threading.Event()
         self.idle: float | None = 0.0  # what media_idle() says: seconds without media from the far end
+        self.confirms = confirms  # False: the caller never ACKs the answer (wait_confirmed waits, then False)
+        self.failures: list[tuple[str, BaseException]] = []  # what report_failure() was told
 
     @property
     def state(self) -> LegState:
@@ -65,11 +63,13 @@ class FakeLeg:
         return self._state is LegState.ANSWERED
 
     def wait_confirmed(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not self.confirmed.wait(min(0.01, max(0.0, deadline - time.monotonic()))):
-            if self._state is LegState.ENDED or time.monotonic() >= deadline:
-                return False
-        return self._state is LegState.ANSWERED
+        if not self.confirms:
+            self.ended.wait(timeout)
+            return False
+        return self._state is LegState.ANSWERED or self.wait_answered(timeout)
+
+    def report_failure(self, what: str, error: BaseException) -> None:
+        self.failures.append((what, error))
 
     def read_frame(self) -> bytes | None:
         if self._state is LegState.ENDED:

@@ -520,13 +520,24 @@ def test_an_invite_never_acked_is_hung_up_with_no_case_no_queue_entry_and_no_sou
     assert distributor.snapshot()["live_calls"] == 0 and distributor.acd.waiting() == []
 
 
+class LateAck(FakeLeg):
+    """A caller whose ACK comes when the test says so."""
+
+    def __init__(self, call_id: str, remote: str) -> None:
+        super().__init__(call_id, remote)
+        self.acked = threading.Event()
+
+    def wait_confirmed(self, timeout: float) -> bool:
+        return self.acked.wait(timeout) and self.state is LegState.ANSWERED
+
+
 def test_a_call_is_recorded_from_its_arrival_once_the_caller_confirms(recorder: Recorder) -> None:
     distributor, journal = make_confirming(recorder, confirm_timeout=TIMEOUT)
-    caller = FakeLeg("c51", "5550151", confirms=False)
+    caller = LateAck("c51", "5550151")
     thread = run_call(distributor, caller, FakeDialer({}))
     assert caller.answered.wait(TIMEOUT)
     assert not caller.hold_heard.wait(0.2) and recorder.log == []  # answered, not yet ACKed: nothing yet
-    caller.confirmed.set()  # the ACK comes
+    caller.acked.set()  # the ACK comes
     assert caller.hold_heard.wait(TIMEOUT)
     _wait_for(recorder, "queued")
     assert recorder.log[0] == ("started", "c51")

@@ -16,21 +16,30 @@ from hotline.supervision import BoundedCheck, WorkerSupervisor, results_within, 
 TIMEOUT = 5.0
 
 
+class FakeProbe:
+    """Like ``telephony.probe.ProbeResult``: true only for an answer."""
+
+    def __init__(self, ok: bool) -> None:
+        self.ok = ok
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
 class FakeWorker:
     def __init__(self, index: int, generation: int) -> None:
         self.name = f"hotline-{index + 1}"
         self.index, self.generation = index, generation
         self.answers = True  # whether it answers OPTIONS
         self.failure: str | None = None
-        self.alive = True
         self.registered = True
         self.started = threading.Event()
         self.stopped = threading.Event()
         self.probes = 0
 
-    def probe(self, timeout: float) -> bool:
+    def probe(self, timeout: float) -> FakeProbe:
         self.probes += 1
-        return self.answers and not self.stopped.is_set()
+        return FakeProbe(self.answers and not self.stopped.is_set())
 
     def start(self) -> None:
         self.started.set()
