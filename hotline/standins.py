@@ -21,7 +21,7 @@ from telephony.pyvoip import RfcvoipLeg, SipWorker
 
 class ContractWorker(SipWorker):
     if not hasattr(SipWorker, "probe"):
-        def probe(self, timeout: float) -> Any:
+        def probe(self, timeout: float = 1.0) -> Any:
             """One OPTIONS to the worker's SIP port from a fresh socket; any answer counts."""
             return sip_ping(self.host, self.sip_port, timeout)
 
