@@ -1,8 +1,8 @@
 """The composition root: builds every adapter from the settings, wires the hand-offs, starts and stops.
 
 Nothing is built at import time. ``build`` returns a ``Service`` whose ``start`` brings up, in order, the
-database, Kamailio, the speech model, the rota and its scheduler, and the SIP workers; ``stop`` takes them
-down in reverse and leaves no thread or process behind.
+database, Kamailio, the speech model, the rota and its scheduler, and the SIP workers under their supervisor
+(``hotline.supervision``); ``stop`` takes them down in reverse and leaves no thread or process behind.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from cases.model import CallOutcome, HangupBy, SegmentInput, Speaker, WordInput
 from cases.store import CaseStore
 from hotline.db import make_engine, upgrade
 from hotline.settings import Settings
+from hotline.supervision import BoundedCheck, WorkerSupervisor, results_within, verdict
 from routing.distributor import Distributor, FlowSettings, with_ring_timeout
 from routing.queuefile import default_config, read_config
 from routing.queues import RoutingConfig
@@ -41,10 +42,10 @@ from shifts.rules import Rules
 from shifts.scheduler import ShiftScheduler
 from shifts.store import RotaStore
 from telephony.edgestore import EdgeStore
-from telephony.kamailio import EdgeConfig, Kamailio, KamailioError, SipPolicy, Tls, Trunk, sip_ping
-from telephony.leg import Leg
+from telephony.kamailio import EdgeConfig, Kamailio, KamailioError, SipPolicy, Tls, Trunk
+from telephony.probe import options_probe
 from telephony.prompts import PromptError, Prompts, hold_music
-from telephony.pyvoip import SipWorker
+from telephony.pyvoip import RfcvoipLeg, SipWorker
 from transcription.calls import CallTranscriber
 from transcription.live import LiveTranscripts
 from transcription.pool import PoolConfig, PoolError, RecogniserPool
@@ -58,6 +59,11 @@ log = structlog.get_logger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+HEALTH_CHECK_TIMEOUT = 1.0
+"""Seconds the health report waits for the checks it makes itself (database, scheduler, routing), all
+together; what the monitor saw (workers, edge) it reads without waiting. The API waits 2 s for the report."""
 
 
 WITHHELD = {"", "anonymous", "unknown", "restricted", "private"}
@@ -208,14 +214,23 @@ class Service:
     prompts: Prompts
     transcriber: CaseTranscriber
     kamailio: Kamailio | None
-    workers: list[SipWorker] = field(default_factory=list)
+    supervisor: WorkerSupervisor[SipWorker] | None = None
     scheduler: ShiftScheduler | None = None
     accounts: AccountStore | None = None
     edge: EdgeStore | None = None
     worker_password: str = ""
     clock: Callable[[], datetime] = utc_now
-    _calls_per_worker: dict[str, int] = field(default_factory=dict)
-    _calls_lock: threading.Lock = field(default_factory=threading.Lock)
+    _checks: dict[str, BoundedCheck[dict[str, Any]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # What the health report asks each time, each in a thread of its own and bounded (``health``).
+        self._checks = {"database": BoundedCheck(self._database, "database"),
+                        "scheduler": BoundedCheck(self._scheduler, "scheduler"),
+                        "routing": BoundedCheck(lambda: {"up": True, **self.distributor.snapshot()}, "routing")}
+
+    @property
+    def workers(self) -> list[SipWorker]:
+        return self.supervisor.workers if self.supervisor is not None else []
 
     # --- wiring ------------------------------------------------------------------------------
     def refresh_rota(self) -> None:
@@ -231,24 +246,35 @@ class Service:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.reschedule()
 
-    def _on_call(self, worker: SipWorker, leg: Leg) -> None:
-        with self._calls_lock:
-            busy = self._calls_per_worker.get(worker.name, 0)
-            if busy >= self.settings.max_calls_per_worker:
-                full = True
-            else:
-                full = False
-                self._calls_per_worker[worker.name] = busy + 1
-        if full:
-            # Refused before anything is recorded: Kamailio fails over to the next worker (486 included).
-            log.warning("worker.full", worker=worker.name, call_id=leg.call_id, calls=busy)
-            leg.hangup()
-            return
-        try:
-            self.distributor.handle(leg, worker, worker.name, self.settings.hotline_number)
-        finally:
-            with self._calls_lock:
-                self._calls_per_worker[worker.name] -= 1
+    def _make_worker(self, index: int) -> SipWorker:
+        """Worker ``index`` (from 0): its name, SIP port and share of the RTP range, the same at every restart."""
+        s = self.settings
+        span = max(2, (s.rtp_port_high - s.rtp_port_low + 1) // s.workers)
+        low = s.rtp_port_low + index * span
+        return SipWorker(
+            name=worker_name(index + 1), password=self.worker_password, registrar=(s.sip_host, s.sip_port),
+            host=s.sip_host, sip_port=s.worker_sip_port + index, rtp_ports=(low, low + span - 1),
+            hotline_number=s.hotline_number, on_call=self._on_call,
+        )
+
+    def _on_call(self, worker: SipWorker, leg: RfcvoipLeg) -> None:
+        assert self.supervisor is not None
+        self.supervisor.serve(worker, leg, lambda: self.distributor.handle(leg, worker, worker.name,
+                                                                           self.settings.hotline_number))
+
+    def _edge(self) -> dict[str, Any]:
+        """The SIP edge, for the monitor's round: whether it answers an OPTIONS, and its process's state."""
+        s = self.settings
+        answers = bool(options_probe(s.sip_host, s.sip_port, timeout=0.3))
+        view: dict[str, Any] = {"address": f"{s.sip_host}:{s.sip_port}", "managed": self.kamailio is not None,
+                                "answers": answers}
+        process_up = True
+        if self.kamailio is not None:
+            process = dict(self.kamailio.status())
+            process_up = bool(process.pop("up"))
+            view.update(process)
+        view["up"] = answers and process_up
+        return view
 
     # --- lifecycle ---------------------------------------------------------------------------
     def recover(self) -> None:
@@ -285,20 +311,14 @@ class Service:
             grace=s.shift_end_grace,
         )
         self.scheduler.start()
-        span = max(2, (s.rtp_port_high - s.rtp_port_low + 1) // s.workers)
-        for i in range(s.workers):
-            low = s.rtp_port_low + i * span
-            worker = SipWorker(
-                name=worker_names(s)[i], password=self.worker_password, registrar=(s.sip_host, s.sip_port),
-                host=s.sip_host, sip_port=s.worker_sip_port + i, rtp_ports=(low, low + span - 1),
-                hotline_number=s.hotline_number, on_call=self._on_call,
-            )
-            worker.start()
-            self.workers.append(worker)
-        self.distributor.callback_dialer = lambda: next((w for w in self.workers if w.registered), None)
-        for worker in self.workers:
-            worker.wait_registered(5)
-        log.info("service.started", workers=[w.status() for w in self.workers])
+        supervisor = WorkerSupervisor(
+            self._make_worker, s.workers, max_calls=s.max_calls_per_worker, interval=s.worker_probe_interval,
+            misses=s.worker_probe_misses, probe_timeout=s.worker_probe_timeout, edge=self._edge,
+            on_cut=self.distributor.interrupt, clock=self.clock)
+        self.supervisor = supervisor
+        self.distributor.callback_dialer = supervisor.dialer
+        supervisor.start()
+        log.info("service.started", workers=supervisor.view(), edge=supervisor.edge_view())
 
     def prepare_edge(self) -> None:
         """What the edge reads from the database before it starts: the workers' credentials for this run and
@@ -348,10 +368,9 @@ class Service:
 
     def stop(self) -> None:
         self.distributor.stop()
-        for worker in self.workers:
-            worker.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()  # the monitor first, then every worker (their calls end)
         self.distributor.wait_idle(10)
-        self.workers.clear()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.kamailio is not None:
@@ -373,30 +392,42 @@ class Service:
                 "reset_queue": d.reset_queue, "health": self.health, "rota_changed": self.rota_changed}
 
     # --- health ------------------------------------------------------------------------------
-    def health(self) -> dict[str, dict[str, Any]]:
-        s = self.settings
-        components: dict[str, dict[str, Any]] = {}
-        edge_up = sip_ping(s.sip_host, s.sip_port, timeout=0.3)
-        process = self.kamailio.status() if self.kamailio is not None else {}
-        components["kamailio"] = {**process, "up": edge_up and process.get("up", True),
-                                  "address": f"{s.sip_host}:{s.sip_port}", "managed": self.kamailio is not None}
-        components["workers"] = {"up": any(w.registered for w in self.workers),
-                                 "workers": [w.status() for w in self.workers]}
-        components["scheduler"] = {"up": bool(self.scheduler and self.scheduler.running),
-                                   **(self.scheduler.status() if self.scheduler else {})}
+    def _database(self) -> dict[str, Any]:
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-            components["database"] = {"up": True, "dialect": self.engine.dialect.name}
         except Exception as exc:
-            components["database"] = {"up": False, "error": str(exc)}
+            return {"up": False, "dialect": self.engine.dialect.name, "error": str(exc)}
+        return {"up": True, "dialect": self.engine.dialect.name}
+
+    def _scheduler(self) -> dict[str, Any]:
+        scheduler = self.scheduler
+        return {"up": bool(scheduler and scheduler.running), **(scheduler.status() if scheduler else {})}
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Every component, and whether calls can be taken (``can_take_calls``, with the reasons when not).
+        Workers and edge are what the supervisor's last round saw; the database, scheduler and routing
+        are asked now, each bounded (``HEALTH_CHECK_TIMEOUT`` all told): no request waits on a hung part."""
+        s = self.settings
+        checked = results_within({name: check.start() for name, check in self._checks.items()},
+                                 HEALTH_CHECK_TIMEOUT)
+        supervisor = self.supervisor
+        workers = supervisor.view() if supervisor is not None else []
+        edge = supervisor.edge_view() if supervisor is not None else {"up": False, "error": "not started"}
+        components: dict[str, dict[str, Any]] = {}
+        components["kamailio"] = edge
+        components["workers"] = {"up": any(w["up"] for w in workers), "workers": workers,
+                                 "free_slots": sum(w["free_slots"] for w in workers),
+                                 "max_calls_per_worker": s.max_calls_per_worker}
+        components["scheduler"] = checked["scheduler"]
+        components["database"] = checked["database"]
         pool = self.transcriber.service.pool
         components["speech_model"] = {"up": pool is not None, "path": str(s.resolved_model_path),
                                       "name": s.resolved_model_path.name if pool is not None else None,
                                       **(pool.status() if pool is not None else {})}
-        components["routing"] = {"up": True, **self.distributor.snapshot()}
-        can_take = all(components[k]["up"] for k in ("kamailio", "workers", "database"))
-        components["can_take_calls"] = {"up": can_take}
+        components["routing"] = checked["routing"]
+        components["can_take_calls"] = verdict(edge_up=bool(edge.get("up")),
+                                               database_up=bool(components["database"]["up"]), workers=workers)
         return components
 
 
@@ -468,7 +499,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Ser
     distributor = Distributor(config=with_ring_timeout(config, settings.ring_timeout), recorder=CaseRecorder(cases),
                               transcriber=transcriber, clock=clock,
                               settings=FlowSettings(hold_audio=hold_music, prompts=prompts.frames,
-                                                    rtp_timeout=settings.rtp_timeout or None), journal=routing,
+                                                    rtp_timeout=settings.rtp_timeout or None,
+                                                    confirm_timeout=settings.ack_timeout), journal=routing,
                               queue_store=routing)
     kamailio = Kamailio(edge_config(settings), binary=settings.kamailio_binary) if settings.start_kamailio else None
     return Service(settings=settings, engine=engine, cases=cases, rota=rota, routing=routing, distributor=distributor,

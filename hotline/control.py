@@ -26,7 +26,9 @@ import queue
 import secrets
 import signal
 import socket
+import struct
 import threading
+import time
 from collections.abc import Callable, Mapping
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener, answer_challenge, deliver_challenge
@@ -42,6 +44,9 @@ from transcription.live import LiveEvent, LiveTranscripts
 log = structlog.get_logger(__name__)
 
 FAMILY = "AF_UNIX"
+HEALTH_TIMEOUT = 2.0
+"""Seconds ``GET /health`` waits for the service's report: a monitor asks it every few seconds, and a stopped
+service must be told apart from a slow one at once."""
 
 
 class RemoteFailure(RuntimeError):
@@ -62,8 +67,45 @@ def _crossable(error: BaseException) -> BaseException:
     return RemoteFailure(f"{type(error).__name__} in the service: {error}")
 
 
-def _unanswered(error: BaseException) -> Unavailable:
+def _unanswered(error: BaseException, timeout: float | None = None) -> Unavailable:
+    if timeout is not None and isinstance(error, TimeoutError | BlockingIOError):  # BlockingIOError: a full
+        # backlog, or a bounded read that timed out
+        return Unavailable(f"The call service did not answer within {timeout:g} s.")
     return Unavailable(f"The call service does not answer ({error or type(error).__name__}).")
+
+
+def _limit(sock: socket.socket, seconds: float) -> None:
+    """Bound every blocking read and write on ``sock`` to ``seconds`` (a read past it fails with
+    ``BlockingIOError``), while it stays a blocking socket as ``Connection`` needs."""
+    micro = max(1, round(seconds * 1_000_000))  # a zero timeval would mean no limit at all
+    value = struct.pack("@ll", micro // 1_000_000, micro % 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def _open(address: str, authkey: bytes, timeout: float, io_timeout: float) -> Connection:
+    """``multiprocessing.connection.Client``, bounded: connected and through the key's handshake within
+    ``timeout`` seconds, or ``TimeoutError``/``OSError``. A stopped service (SIGSTOP) accepts nothing: the
+    connection waits in its backlog (or the backlog is full) and no challenge ever comes, and ``Client``
+    waits for it for ever. Reads and writes on the connection are then bounded by ``io_timeout``."""
+    deadline = time.monotonic() + timeout
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _limit(sock, timeout)  # a blocking connect waits this long for room in a full backlog (Linux)
+        sock.connect(address)
+        _limit(sock, max(0.001, deadline - time.monotonic()))
+        conn = Connection(sock.detach())
+    finally:
+        sock.close()  # nothing once detached
+    try:
+        answer_challenge(conn, authkey)  # Client's order: the listener challenges first
+        deliver_challenge(conn, authkey)
+        with socket.socket(fileno=os.dup(conn.fileno())) as same:
+            _limit(same, io_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _shut(conn: Connection) -> None:
@@ -94,7 +136,7 @@ class ControlServer:
     def start(self) -> None:
         # No key for the listener: the handshake is made in each connection's thread (``_serve``), so a
         # client that connects and says nothing holds up only its own thread, never the accepting one.
-        self._listener = Listener(self.address, family=FAMILY)
+        self._listener = Listener(self.address, family=FAMILY, backlog=16)
         self._spawn(self._accept, "control-accept")
 
     def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
@@ -185,8 +227,9 @@ class ControlServer:
 
 class RemoteService:
     """The API's end of the calls: ``api.deps.Routing`` plus the service's health and rota refresh. Each
-    call takes a kept connection (one per thread at a time) and gives up after ``timeout`` seconds; a
-    service that does not answer is ``api.deps.Unavailable`` (503)."""
+    call takes a kept connection (one per thread at a time) or opens one, and gives up after ``timeout``
+    seconds, connecting included (``HEALTH_TIMEOUT`` for the health report); a service that does not answer
+    is ``api.deps.Unavailable`` (503)."""
 
     def __init__(self, address: str, authkey: bytes, timeout: float = 10.0) -> None:
         self.address = address
@@ -194,26 +237,31 @@ class RemoteService:
         self._timeout = timeout
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
 
-    def _connect(self) -> Connection:
+    def _connect(self, timeout: float) -> Connection:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
         try:
-            return Client(self.address, family=FAMILY, authkey=self._authkey)
-        except (OSError, EOFError) as error:
-            raise _unanswered(error) from None
+            return _open(self.address, self._authkey, timeout, self._timeout)
+        except (OSError, EOFError) as error:  # TimeoutError and BlockingIOError are OSErrors
+            raise _unanswered(error, timeout) from None
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        conn = self._connect()
+        return self.call_within(self._timeout, name, *args, **kwargs)
+
+    def call_within(self, timeout: float, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``name(*args, **kwargs)`` in the service, answered within ``timeout`` seconds all told."""
+        deadline = time.monotonic() + timeout
+        conn = self._connect(timeout)
         try:
             conn.send(("call", name, args, kwargs))
-            if not conn.poll(self._timeout):
-                raise TimeoutError(f"no answer to {name} in {self._timeout:g} s")
+            if not conn.poll(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"no answer to {name} in {timeout:g} s")
             status, value = conn.recv()
-        except (OSError, EOFError, TimeoutError) as error:
-            conn.close()
-            raise _unanswered(error) from None
+        except (OSError, EOFError) as error:
+            conn.close()  # an answer may still come on it: never reuse it
+            raise _unanswered(error, timeout) from None
         self._idle.put(conn)
         if status == "error":
             raise value
@@ -265,7 +313,8 @@ class RemoteService:
 
     # --- the rest of the service -----------------------------------------------------------------
     def health(self) -> dict[str, dict[str, Any]]:
-        result: dict[str, dict[str, Any]] = self.call("health")
+        """The service's health report, or ``Unavailable`` when it has not come within ``HEALTH_TIMEOUT``."""
+        result: dict[str, dict[str, Any]] = self.call_within(HEALTH_TIMEOUT, "health")
         return result
 
     def rota_changed(self) -> None:

@@ -80,6 +80,21 @@ class Settings(BaseSettings):
         20, ge=1, description="Calls one worker takes at once; measured: RTP pacing holds at 20 bridged calls "
         "per process on 2 cores and degrades at 30 (bench/calls.py)."
     )
+    ack_timeout: float = Field(
+        32.0, gt=0, le=32.0, description="Seconds a caller has to ACK our answer (RFC 3261 timer H, 32 s). Nothing "
+        "is recorded or played before the ACK: an INVITE never ACKed is hung up and opens no case."
+    )
+    worker_probe_interval: float = Field(
+        2.0, gt=0, le=5.0, description="Seconds between two looks at each worker (an OPTIONS through its SIP "
+        "socket, its threads, its registration) and at the SIP edge; /health reports what the last look saw."
+    )
+    worker_probe_misses: int = Field(
+        2, ge=1, description="Probes a worker must miss in a row to be taken as dead and restarted (a thread "
+        "it reports dead restarts it at once). With 2 s and 2 misses a deaf worker is down within 4.5 s."
+    )
+    worker_probe_timeout: float = Field(
+        0.5, gt=0, le=2.0, description="Seconds a worker has to answer one probe."
+    )
 
     model_path: Path | None = Field(None, description="Vosk model directory; default data_dir/models/en.")
     redact_transcripts: bool = Field(

@@ -60,6 +60,7 @@ class _LiveCall:
     offers: list[Offer] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     agent: str | None = None
+    cut: bool = False  # ended by the system (its worker restarted), whoever's leg ended first
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class FlowSettings:
     reconcile_every: float = 5.0  # seconds between reconciliations of agent states with live calls
     rtp_timeout: float | None = 30.0  # a leg that sent no RTP this long (not on hold) is hung up; None: never
     media_poll: float = 0.5  # seconds between looks at a bridged call's media
+    confirm_timeout: float = 32.0  # RFC 3261 timer H: how long a caller has to ACK our answer
 
 
 class _NoJournal:
@@ -327,6 +329,15 @@ class Distributor:
         with self._idle:
             return self._idle.wait_for(lambda: not self._live, timeout)
 
+    def interrupt(self, call_id: str) -> None:
+        """The system is ending this call (its worker is being restarted): its end is recorded as the
+        system's, as at a stop, not as the hang-up of whichever leg ends first. Unknown calls are ignored
+        (a call not yet confirmed is never recorded anyway)."""
+        with self._lock:
+            live = self._live.get(call_id)
+            if live is not None:
+                live.cut = True
+
     # --- one call ----------------------------------------------------------------------------
     def handle(self, leg: Leg, dialer: Dialer, worker: str, dialled: str) -> None:
         call_id = leg.call_id
@@ -389,19 +400,29 @@ class Distributor:
 
     def _handle(self, leg: Leg, dialer: Dialer, worker: str, dialled: str) -> None:
         call_id = leg.call_id
-        self._recorder.started(call_id, leg.remote, dialled, worker, self._clock())
+        arrived = self._clock()
         log.info("call.incoming", caller=leg.remote, worker=worker)
+        picked_up = leg.state is LegState.RINGING
+        if picked_up:
+            try:
+                leg.answer()
+            except DialFailed:
+                picked_up = False
+        if not picked_up:
+            # A caller who gave up while it rang (CANCEL) is a real abandoned call.
+            self._recorder.started(call_id, leg.remote, dialled, worker, arrived)
+            self._recorder.ended(call_id, self._clock(), "abandoned", "caller")
+            log.info("call.abandoned_before_answer")
+            return
+        # Nothing is recorded or played before the caller's ACK: an INVITE that is never confirmed (a scanner,
+        # a flood, a caller gone) opens no case and leaves no trace in the queue log; its slot is freed.
+        if not leg.wait_confirmed(self._settings.confirm_timeout):
+            leg.hangup()
+            log.warning("call.never_confirmed", caller=leg.remote, worker=worker,
+                        waited_s=round((self._clock() - arrived).total_seconds(), 1))
+            return
+        self._recorder.started(call_id, leg.remote, dialled, worker, arrived)
         live = _LiveCall(call_id)
-        if leg.state is not LegState.RINGING:
-            self._recorder.ended(call_id, self._clock(), "abandoned", "caller")
-            log.info("call.abandoned_before_answer")
-            return
-        try:
-            leg.answer()
-        except DialFailed:
-            self._recorder.ended(call_id, self._clock(), "abandoned", "caller")
-            log.info("call.abandoned_before_answer")
-            return
         started = time.monotonic()
         transcript = self._transcriber.begin(call_id)
         caller = LegReader(leg, "caller", on_end=live.wake.set)
@@ -482,7 +503,7 @@ class Distributor:
             caller.join(2)
             if agent_reader is not None:
                 agent_reader.join(2)
-            if self._stopping.is_set() and outcome != "callback":
+            if (self._stopping.is_set() or live.cut) and outcome != "callback":
                 outcome, hangup_by = ("interrupted" if outcome != "answered" else outcome), "system"
             if outcome != "callback":
                 self.routed(lambda acd: acd.abandon(call_id, self._clock()))  # no-op unless still queued

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from multiprocessing import AuthenticationError
@@ -20,7 +21,7 @@ from api.app import create_app
 from api.deps import Services, Unavailable
 from cases.store import CaseStore
 from hotline.bootstrap import CaseRecorder
-from hotline.control import FAMILY, ControlServer, LiveMirror, RemoteFailure, RemoteService
+from hotline.control import FAMILY, ControlServer, LiveMirror, RemoteFailure, RemoteService, new_address
 from routing.agents import AgentProfile, IllegalTransition
 from routing.distributor import Distributor, FlowSettings
 from routing.queuefile import default_config
@@ -240,3 +241,70 @@ def test_the_snapshot_crosses_with_its_times(routing: Distributor, server) -> No
     remote = RemoteService(control.address, KEY)
     assert remote.snapshot() == routing.snapshot()
     remote.close()
+
+
+# --- /health within 2 s always (issue 12: it hung while the call service was stopped) -----------------------
+def _within(seconds: float, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` in a thread; (its duration, its result or exception), failing if it takes longer than
+    ``seconds`` (so a hang fails the test instead of hanging it)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except Exception as exc:
+            outcome.append(exc)
+
+    began = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"no answer within {seconds} s"
+    return time.monotonic() - began, outcome[0]
+
+
+def test_health_from_a_service_that_accepts_nothing_is_unavailable_within_2_s_every_time() -> None:
+    # A stopped service (SIGSTOP): its socket exists and the kernel queues connections, but nobody accepts
+    # them or says the key's challenge.
+    address = new_address()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stopped:
+        stopped.bind(address)
+        stopped.listen(1)
+        remote = RemoteService(address, KEY)
+        for _ in range(4):  # the backlog fills: connecting fails too, as fast
+            took, outcome = _within(3.0, remote.health)
+            assert isinstance(outcome, Unavailable) and took < 2.3
+            assert str(outcome) == "The call service did not answer within 2 s."
+        app = create_app(Services(cases=None, rota=None, health=remote.health))
+        took, response = _within(3.0, lambda: TestClient(app).get("/health"))
+        assert took < 2.5
+        assert response.status_code == 503
+        assert response.json() == {"can_take_calls": False, "components": {},
+                                   "detail": "The call service did not answer within 2 s."}
+
+
+def test_a_health_report_that_does_not_come_is_unavailable_and_the_next_one_is_served(routing: Distributor) -> None:
+    release, slow = threading.Event(), threading.Event()
+
+    def health() -> dict[str, Any]:
+        if slow.is_set():
+            release.wait(10)
+        return {"can_take_calls": {"up": True}}
+
+    control = ControlServer({**_handlers(routing), "health": health}, LiveTranscripts(), KEY)
+    control.start()
+    remote = RemoteService(control.address, KEY)
+    try:
+        assert remote.health() == {"can_take_calls": {"up": True}}  # a kept connection from now on
+        slow.set()
+        took, outcome = _within(3.0, remote.health)
+        assert isinstance(outcome, Unavailable) and 1.9 < took < 2.3
+        slow.clear()
+        release.set()
+        # The late answer went to a connection that was closed: the next call gets its own answer.
+        assert remote.health() == {"can_take_calls": {"up": True}}
+        assert remote.agent_views()
+    finally:
+        release.set()
+        remote.close()
+        control.stop()

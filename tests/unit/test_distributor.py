@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from routing.agents import AgentProfile
 from routing.distributor import Distributor, FlowSettings
@@ -483,3 +484,88 @@ def test_a_held_leg_sends_no_rtp_and_stays_up(recorder: Recorder) -> None:
     thread.join(TIMEOUT)
     assert recorder.end_record() == ("ended", "c42", "answered", "caller")
     assert not any(e[0] == "rtp_timeout" for e in recorder.log)
+
+
+# --- nothing before the caller's ACK (issue 12: an INVITE never ACKed opened a case and held its slot) --------
+class JournalSpy:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def record(self, events: list[Any], transitions: list[Any]) -> None:
+        self.events.extend(events)
+
+
+def make_confirming(recorder: Recorder, confirm_timeout: float) -> tuple[Distributor, JournalSpy]:
+    journal = JournalSpy()
+    config = parse_config({"queues": {"general": {"ring_timeout": 2, "numbers": ["100"]}}})
+    distributor = Distributor(config=config, recorder=recorder, transcriber=FakeTranscriber(),
+                              clock=lambda: datetime.now(UTC), journal=journal,
+                              settings=FlowSettings(hold_audio=hold_music, confirm_timeout=confirm_timeout))
+    distributor.update_rota(AGENTS, [])
+    return distributor, journal
+
+
+def test_an_invite_never_acked_is_hung_up_with_no_case_no_queue_entry_and_no_sound(recorder: Recorder) -> None:
+    distributor, journal = make_confirming(recorder, confirm_timeout=0.2)
+    caller = FakeLeg("c50", "5550150", confirms=False)
+    with capture_logs() as logs:
+        thread = run_call(distributor, caller, FakeDialer({}))
+        thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert caller.answered.is_set() and caller.state is LegState.ENDED  # answered, then our BYE
+    assert recorder.log == []
+    assert journal.events == []
+    assert caller.written == [], "something was played to a caller who never confirmed"
+    assert [e for e in logs if e["event"] == "call.never_confirmed"]
+    assert distributor.snapshot()["live_calls"] == 0 and distributor.acd.waiting() == []
+
+
+class LateAck(FakeLeg):
+    """A caller whose ACK comes when the test says so."""
+
+    def __init__(self, call_id: str, remote: str) -> None:
+        super().__init__(call_id, remote)
+        self.acked = threading.Event()
+
+    def wait_confirmed(self, timeout: float) -> bool:
+        return self.acked.wait(timeout) and self.state is LegState.ANSWERED
+
+
+def test_a_call_is_recorded_from_its_arrival_once_the_caller_confirms(recorder: Recorder) -> None:
+    distributor, journal = make_confirming(recorder, confirm_timeout=TIMEOUT)
+    caller = LateAck("c51", "5550151")
+    thread = run_call(distributor, caller, FakeDialer({}))
+    assert caller.answered.wait(TIMEOUT)
+    assert not caller.hold_heard.wait(0.2) and recorder.log == []  # answered, not yet ACKed: nothing yet
+    caller.acked.set()  # the ACK comes
+    assert caller.hold_heard.wait(TIMEOUT)
+    _wait_for(recorder, "queued")
+    assert recorder.log[0] == ("started", "c51")
+    caller.far_end_hangs_up()
+    thread.join(TIMEOUT)
+    assert recorder.end_record() == ("ended", "c51", "abandoned", "caller")
+    assert [e.kind.value for e in journal.events][:1] == ["enter"]
+
+
+def test_a_cancel_before_the_answer_is_still_an_abandoned_call(recorder: Recorder) -> None:
+    distributor, _ = make_confirming(recorder, confirm_timeout=TIMEOUT)
+    caller = FakeLeg("c52", "5550152", state=LegState.ENDED, confirms=False)  # CANCELled while it rang
+    distributor.handle(caller, FakeDialer({}), "hotline-1", "100")
+    assert recorder.log == [("started", "c52"), ("ended", "c52", "abandoned", "caller")]
+
+
+def test_a_call_cut_by_a_worker_restart_is_recorded_as_ended_by_the_system(recorder: Recorder) -> None:
+    distributor, _ = make(recorder, ["1001"])
+    dialer = FakeDialer({"1001": "answer"})
+    caller = FakeLeg("c53", "5550153")
+    thread = run_call(distributor, caller, dialer)
+    assert dialer.dialled.get(timeout=TIMEOUT) == "1001"
+    agent = dialer.legs["1001"][0]
+    assert speak_until_heard(caller, agent)
+    distributor.interrupt("c53")
+    caller.hangup()  # what the supervisor does next: the caller's leg ended by us
+    thread.join(TIMEOUT)
+    assert agent.ended.is_set()
+    assert recorder.end_record() == ("ended", "c53", "answered", "system")
+    assert distributor.acd.agent("1001").state == "available"
+    distributor.interrupt("unknown")  # a call that is not (or no longer) live: nothing happens
