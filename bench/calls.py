@@ -54,6 +54,7 @@ import make_pcap  # noqa: E402
 import rtpstats  # noqa: E402
 
 HOST = "127.0.0.1"
+CALLERS_HOST = "127.0.0.2"  # the service trusts it as its SIP trunk
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_MODEL = REPO / "var" / "models" / "en"
@@ -90,6 +91,30 @@ def admin_token(env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run([*cli, "token", "bench-admin", "--label", "bench"], env=env, cwd=cwd, check=True,
                           capture_output=True, timeout=60)
     return done.stdout.decode().strip().splitlines()[-1]
+
+
+AGENT_PASSWORDS = """
+import json, sys
+from datetime import UTC, datetime
+from accounts.model import Role
+from accounts.store import AccountStore
+from hotline.db import make_engine
+from hotline.settings import Settings
+settings = Settings()
+store, now, passwords = AccountStore(make_engine(settings.resolved_database_url)), datetime.now(UTC), {}
+for extension in sys.argv[1:]:
+    user = store.create_user(f"bench-{extension}", "bench agent password", Role.AGENT, now, extension=extension)
+    passwords[extension] = store.set_sip_password(user.id, settings.sip_domain, now).password
+print(json.dumps(passwords))
+"""
+
+
+def agent_passwords(env: dict[str, str], cwd: Path, extensions: list[str]) -> dict[str, str]:
+    """A user and a SIP password for each agent's extension, as an admin sets them ({} for a tree from before
+    SIP passwords existed: its edge asks for none)."""
+    made = subprocess.run([sys.executable, "-c", AGENT_PASSWORDS, *extensions], env=env, cwd=cwd,
+                          capture_output=True, timeout=120)
+    return dict(json.loads(made.stdout)) if made.returncode == 0 else {}
 
 
 def http_json(url: str, timeout: float = 10.0, token: str = "") -> tuple[int, Any]:
@@ -251,6 +276,8 @@ class Run:
     _sampler: threading.Thread | None = None
     base_url: str = ""
     token: str = ""  # an admin's API token, made before the service starts
+    env: dict[str, str] = field(default_factory=dict)  # the service's environment
+    source: Path = REPO  # the tree the service runs from
     sip_port: int = 0
 
     # --- processes ----------------------------------------------------------------------------------------
@@ -333,6 +360,8 @@ class Run:
             # Measure the engine, not the admission limit: every call of the run may go to one worker.
             "HOTLINE_MAX_CALLS_PER_WORKER": str(max(1, a.calls)),
             "HOTLINE_LOG_JSON": "true",
+            # The callers call in from the trunk's address (sipp -i CALLERS_HOST): no credentials, no flood limit.
+            "HOTLINE_SIP_TRUNK_ADDRESSES": json.dumps([f"{CALLERS_HOST}/32"]),
         }
         env.pop("HOTLINE_START_KAMAILIO", None)
         source = Path(a.source).resolve() if a.source else REPO
@@ -342,6 +371,7 @@ class Run:
             env["PYTHONPATH"] = str(source) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.base_url = f"http://{HOST}:{http_port}"
         self.token = admin_token(env, source)
+        self.env, self.source = env, source
         self.service = self.spawn("service", [sys.executable, "-m", "hotline.cli", "serve"],
                                   log=self.out / "service.log", env=env, cwd=source)
         deadline = time.monotonic() + a.start_timeout
@@ -392,11 +422,12 @@ class Run:
         self._sampler.start()
 
     # --- sipp ---------------------------------------------------------------------------------------------
-    def sipp(self, name: str, scenario: str, extra: list[str], *, remote: str | None = None) -> subprocess.Popen[bytes]:
+    def sipp(self, name: str, scenario: str, extra: list[str], *, remote: str | None = None,
+             host: str = HOST) -> subprocess.Popen[bytes]:
         binary = shutil.which("sipp")
         if binary is None:
             raise SystemExit("sipp is not installed (Debian package sip-tester)")
-        argv = [binary, "-sf", str(BENCH / "scenarios" / scenario), "-i", HOST, "-mi", HOST, "-nostdin",
+        argv = [binary, "-sf", str(BENCH / "scenarios" / scenario), "-i", host, "-mi", host, "-nostdin",
                 "-trace_stat", "-stf", str(self.out / f"{name}-stats.csv"), "-fd", "1",
                 "-trace_err", "-error_file", str(self.out / f"{name}-errors.log"),
                 "-trace_screen", "-screen_file", str(self.out / f"{name}-screen.log"), *extra]
@@ -483,8 +514,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                  ["-p", str(agent_port), "-mp", str(args.agent_media_port), "-d", str(int(args.ring * 1000)),
                   "-m", str(args.calls), "-timeout", f"{int(args.duration + args.ramp + args.settle + 120)}s"])
         extensions = [str(args.first_agent + i) for i in range(args.calls)]
+        passwords = agent_passwords(run.env, run.source, extensions)
         with (out / "agents.csv").open("w") as f:
-            f.write("SEQUENTIAL\n" + "".join(f"{e};{HOST};{HOST}:{agent_port}\n" for e in extensions))
+            f.write("SEQUENTIAL\n" + "".join(f"{e};{HOST};{HOST}:{agent_port};{passwords.get(e, 'x')}\n"
+                                             for e in extensions))
         reg = run.sipp("register", "register.xml",
                        ["-inf", str(out / "agents.csv"), "-p", str(free_udp_tcp_port()), "-m", str(args.calls),
                         "-l", str(args.calls), "-r", "50", "-timeout", "20s", "-timeout_error"],
@@ -521,7 +554,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                            "-mp", str(args.caller_media_port), "-d", str(int(args.duration * 1000)),
                            "-m", str(args.calls), "-l", str(args.calls), "-r", str(args.calls), "-rp",
                            f"{ramp_ms}ms", "-timeout", f"{int(args.duration + args.ramp + 90)}s"],
-                          remote=f"{HOST}:{run.sip_port}")
+                          remote=f"{HOST}:{run.sip_port}", host=CALLERS_HOST)
         print(f"placing {args.calls} calls over {args.ramp:g} s, each {args.duration:g} s ...", flush=True)
         if args.wallboard_rate:
             result["wallboard"] = wallboard_under_calls(run, args, caller)

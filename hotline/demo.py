@@ -1,13 +1,15 @@
 """``hotline demo``: the whole service plus simulated phones that speak, then the cases it produced.
 
-The simulated agents and callers are rfcvoip phones (the same adapter the workers use) registered to the
-demo's Kamailio; their voices are espeak-ng sentences. Everything runs on 127.0.0.1.
+The simulated agents and callers are rfcvoip phones (the same adapter the workers use): the agents register to
+the demo's Kamailio with SIP passwords the demo sets for them, the callers call in without an account (the demo
+allows anonymous callers). Their voices are espeak-ng sentences. Everything runs on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import audioop
 import io
+import secrets
 import shutil
 import subprocess
 import threading
@@ -21,6 +23,7 @@ import structlog
 import typer
 import uvicorn
 
+from accounts.model import Role, UnknownUser
 from hotline.bootstrap import Service, build, make_app
 from hotline.settings import Settings
 from telephony.leg import FRAME_BYTES, DialFailed, LegState
@@ -70,10 +73,24 @@ def _refuse(_phone: SipWorker, leg: RfcvoipLeg) -> None:
     leg.hangup()
 
 
-def _phone(settings: Settings, user: str, port: int, rtp: int, on_call: OnCall = _refuse) -> SipWorker:
-    return SipWorker(name=user, password="demo", registrar=(settings.sip_host, settings.sip_port),
+def _phone(settings: Settings, user: str, port: int, rtp: int, on_call: OnCall = _refuse, *,
+           password: str = "") -> SipWorker:
+    """An agent's phone (registered with ``password``) or, without a password, a caller's (no account)."""
+    return SipWorker(name=user, password=password, registrar=(settings.sip_host, settings.sip_port),
                      host=settings.sip_host, sip_port=port, rtp_ports=(rtp, rtp + 49), hotline_number=user,
-                     on_call=on_call)
+                     on_call=on_call, register=bool(password))
+
+
+def _agent_password(service: Service, extension: str) -> str:
+    """A demo user for the agent ``extension`` and a new SIP password for their phone."""
+    accounts, now = service.accounts, service.clock()
+    assert accounts is not None
+    try:
+        user = accounts.find_user(f"demo-{extension}")
+    except UnknownUser:
+        user = accounts.create_user(f"demo-{extension}", secrets.token_urlsafe(16), Role.AGENT, now,
+                                    extension=extension)
+    return accounts.set_sip_password(user.id, service.settings.sip_domain, now).password
 
 
 def _agent_answers(lines: list[tuple[float, bytes]]) -> OnCall:
@@ -123,6 +140,7 @@ def run_demo(settings: Settings, calls: int) -> None:
         "model_path": settings.resolved_model_path,  # the installed model, not one under the demo's directory
         "database_url": "",
         "rota_file": Path(str(resources.files("shifts") / "sample_rota.yaml")),
+        "sip_anonymous_callers": True,  # the demo's callers have no account
     })
     service: Service = build(settings)
     service.start()
@@ -134,8 +152,10 @@ def run_demo(settings: Settings, calls: int) -> None:
                f"SIP on {settings.sip_host}:{settings.sip_port}, hotline number {settings.hotline_number}")
     base = settings.worker_sip_port + settings.workers + 10
     agent_lines = [(1.0, speak(AGENT_LINES[0])), (9.0, speak(AGENT_LINES[1]))]
-    phones = [_phone(settings, "1001", base, 30000, _agent_answers(agent_lines)),
-              _phone(settings, "1002", base + 1, 30050, _agent_answers(agent_lines))]
+    phones = [_phone(settings, "1001", base, 30000, _agent_answers(agent_lines),
+                     password=_agent_password(service, "1001")),
+              _phone(settings, "1002", base + 1, 30050, _agent_answers(agent_lines),
+                     password=_agent_password(service, "1002"))]
     callers = [_phone(settings, f"555010{i + 1}", base + 2 + i, 30100 + 50 * i) for i in range(calls)]
     try:
         for phone in phones + callers:

@@ -537,6 +537,8 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
 
     # --- registration -----------------------------------------------------------------------
     def register(self) -> bool:
+        if not self.phone.registers:  # a phone that only places calls through the proxy (a caller): no binding
+            return True
         # rfcvoip stops the phone for good after 3 failed REGISTERs; a worker must come back with its registrar.
         self.registerFailures = min(self.registerFailures, 1)
         registered = bool(super().register())
@@ -811,8 +813,9 @@ class _HotlineCall(rfc_voip.VoIPCall):
 
 class _HotlinePhone(rfc_voip.VoIPPhone):
     def __init__(self, *args: Any, extra_numbers: tuple[str, ...] = (), register_timeout: int = 3,
-                 watch: _Watch | None = None, **kwargs: Any) -> None:
+                 watch: _Watch | None = None, registers: bool = True, **kwargs: Any) -> None:
         _route_rfcvoip_output()
+        self.registers = registers
         self.watch = watch if watch is not None else _Watch("rfcvoip")
         super().__init__(*args, **kwargs)
         self.extra_numbers = {n.casefold() for n in extra_numbers}
@@ -1159,12 +1162,15 @@ class SipWorker:
     """One hotline worker: an rfcvoip phone registered to Kamailio, taking calls to the hotline number.
 
     ``on_call(worker, leg)`` is called in a thread of its own for every inbound call, with the ringing leg.
-    ``invite_timeout`` bounds how long ``dial`` waits for the callee to ring before it cancels.
+    ``invite_timeout`` bounds how long ``dial`` waits for the callee to ring before it cancels. With
+    ``register`` False the phone never REGISTERs (it only places calls through the registrar, as a caller
+    does) and counts as registered from its start.
     """
 
     def __init__(self, *, name: str, password: str, registrar: tuple[str, int], host: str, sip_port: int,
                  rtp_ports: tuple[int, int], hotline_number: str,
-                 on_call: Callable[[SipWorker, RfcvoipLeg], None], invite_timeout: float = 4.0) -> None:
+                 on_call: Callable[[SipWorker, RfcvoipLeg], None], invite_timeout: float = 4.0,
+                 register: bool = True) -> None:
         self.name = name
         self.host = host
         self.sip_port = sip_port
@@ -1174,7 +1180,7 @@ class SipWorker:
             registrar[0], registrar[1], name, password, myIP=host, callCallback=self._incoming,
             sipPort=sip_port, rtpPortLow=rtp_ports[0], rtpPortHigh=rtp_ports[1],
             proxy=registrar[0], proxyPort=registrar[1], audio_bit_depth=16, audio_sample_rate=8000,
-            audio_channels=1, extra_numbers=(hotline_number,), watch=_Watch(name),
+            audio_channels=1, extra_numbers=(hotline_number,), watch=_Watch(name), registers=register,
             codec_priorities={rfc_rtp.PayloadType.PCMU: 1000, rfc_rtp.PayloadType.PCMA: 900},
         )
         self._starter: threading.Thread | None = None

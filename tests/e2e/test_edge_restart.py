@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hotline.db import make_engine
+from telephony.edgestore import EdgeStore
 from tests.e2e.conftest import RunningService, relaunch, stop_service
 from tests.peers import sip_ping_ok
 from tests.sip.harness import tone_wav
@@ -48,6 +50,15 @@ def kamailio_group(service: RunningService) -> tuple[int, list[int]]:
                              and (g := _stat(int(d.name))) is not None and g[0] != "Z" and int(g[2]) == main]
                     return main, group
     raise AssertionError(f"no Kamailio runs {cfg}")
+
+
+def bound(service: RunningService) -> set[str]:
+    """The identities whose registration the edge has written to the database."""
+    engine = make_engine(service.env["HOTLINE_DATABASE_URL"])
+    try:
+        return {b.username for b in EdgeStore(engine).bindings()}
+    finally:
+        engine.dispose()
 
 
 def alive(pid: int) -> bool:
@@ -91,6 +102,8 @@ def test_kamailio_killed_mid_call_comes_back_and_the_lost_bye_frees_the_agent(tm
         assert agent_state(service, "1001") == "on_call"
         assert health(service)["components"]["kamailio"]["up"]
         main, group = kamailio_group(service)
+        # The edge writes registrations to the database every 2 s: the agent's is there before the edge dies.
+        poll(lambda: "1001" in bound(service), 10, "the agent's binding in the database", service)
 
         # The edge stops dead (frozen, then killed: whatever it had received is lost), and the caller hangs up
         # while it is down. The caller's phone has sent its BYE into the dead edge and retransmits it.

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningService, api_pids, parent_of
+from tests.e2e.conftest import TRUNK_HOST, RunningService, api_pids, parent_of
 from tests.peers import free_port
 from tests.sip.raw import OutboundCall, SipMessage, SipPeer, sdp_offer
 
@@ -56,7 +56,7 @@ def test_invites_never_acked_hold_their_slots_then_free_them_without_a_case(serv
                               extra_env={"HOTLINE_ACK_TIMEOUT": "4", "HOTLINE_MAX_CALLS_PER_WORKER": "3"})
     status, body, _ = health(service)
     assert status == 200 and body["components"]["workers"]["free_slots"] == 3
-    peer = SipPeer("5550777")
+    peer = SipPeer("5550777", host=TRUNK_HOST)  # a caller from the trunk: no credentials asked
     try:
         calls = [OutboundCall(peer, f"sip:{service.hotline}@{service.sip[0]}:{service.sip[1]}", service.sip)
                  for _ in range(3)]

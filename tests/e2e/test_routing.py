@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from tests.audio import make_speech_track
-from tests.e2e.conftest import RunningService, start_service, stop_service
+from tests.e2e.conftest import TRUNK_HOST, RunningService, start_service, stop_service
+from tests.peers import free_sip_port
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +41,12 @@ def talk(tmp_path: Path) -> Path:
 def launch(tmp_path: Path, database_url: str) -> Iterator[Any]:
     started: list[RunningService] = []
 
-    def factory(agents: dict[str, int], queues: dict[str, Any]) -> RunningService:
+    def factory(agents: dict[str, int], queues: dict[str, Any], **env: str) -> RunningService:
         rota = write_rota(tmp_path / "rota.yaml", agents)
         queue_file = tmp_path / "queues.yaml"
         queue_file.write_text(yaml.safe_dump(queues))
         service = start_service(tmp_path, database_url, rota, ring_timeout=8,
-                                extra_env={"HOTLINE_QUEUE_FILE": str(queue_file)})
+                                extra_env={"HOTLINE_QUEUE_FILE": str(queue_file), **env})
         started.append(service)
         return service
 
@@ -103,11 +104,13 @@ def test_a_level_1_call_overflows_to_level_2(tmp_path: Path, launch: Any, talk: 
 
 
 def test_a_queued_callback_is_completed(tmp_path: Path, launch: Any, talk: Path) -> None:
+    # The callback leaves through the trunk; here the "provider" delivers it straight to the caller's phone.
+    caller_port = free_sip_port()
     service = launch({"1001": 1}, {
         "queues": {"general": {"numbers": ["100"], "tiers": [{"level": 1}], "announce_every": None}},
-    })
+    }, HOTLINE_SIP_TRUNK_PROXY=f"{TRUNK_HOST}:{caller_port}")
     agent = service.phone(tmp_path, "1001", speak=talk, auto_answer=True)
-    caller = service.phone(tmp_path, "5550302", speak=talk, auto_answer=True)  # answers the callback
+    caller = service.phone(tmp_path, "5550302", speak=talk, auto_answer=True, sip_port=caller_port)
     try:
         agent.wait_registered()
         caller.wait_registered()

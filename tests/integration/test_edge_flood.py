@@ -5,8 +5,6 @@ item 7)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,61 +14,11 @@ import pytest
 from telephony.kamailio import SipPolicy
 from tests.peers import free_port
 from tests.sip.edge import HOTLINE, REALM, WORKER_PASSWORD, secured_edge
+from tests.sip.flood import FLOODER, Flood
 from tests.sip.harness import running_worker
-from tests.sip.raw import HOST, OutboundCall, SipPeer, new_branch, new_tag, sdp_offer
+from tests.sip.raw import HOST, OutboundCall, SipPeer, new_tag, sdp_offer
 
 pytestmark = pytest.mark.integration
-
-FLOODER = "127.0.0.3"
-
-
-def flood_requests(port: int, edge: tuple[str, int], *, options: int, invites: int) -> list[bytes]:
-    """``invites`` INVITEs to the hotline (never to be ACKed) then ``options`` OPTIONS, from one address."""
-    messages = []
-    for i in range(invites + options):
-        method, uri = ("INVITE", f"sip:{HOTLINE}@{REALM}:{edge[1]}") if i < invites else \
-            ("OPTIONS", f"sip:{REALM}:{edge[1]}")
-        body = sdp_offer(30000 + i % 1000) if method == "INVITE" else ""
-        messages.append((
-            f"{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {FLOODER}:{port};branch={new_branch()};rport\r\n"
-            f"Max-Forwards: 70\r\nFrom: <sip:flood@{FLOODER}>;tag={new_tag()}\r\nTo: <{uri}>\r\n"
-            f"Call-ID: {uuid.uuid4().hex}\r\nCSeq: 1 {method}\r\nContact: <sip:flood@{FLOODER}:{port}>\r\n"
-            + ("Content-Type: application/sdp\r\n" if body else "")
-            + f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
-    return messages
-
-
-class Flood(threading.Thread):
-    """Sends the flood over ``seconds`` from FLOODER (bounded in count and time), counting the answers."""
-
-    def __init__(self, edge: tuple[str, int], *, options: int, invites: int, seconds: float) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((FLOODER, 0))
-        self.sock.settimeout(0.2)
-        self.edge = edge
-        self.messages = flood_requests(self.sock.getsockname()[1], edge, options=options, invites=invites)
-        self.seconds = seconds
-        self.sent = 0
-        self.answers = 0
-
-    def run(self) -> None:
-        start = time.monotonic()
-        batch = max(1, len(self.messages) // int(self.seconds * 50))
-        for i in range(0, len(self.messages), batch):
-            for message in self.messages[i:i + batch]:
-                self.sock.sendto(message, self.edge)
-                self.sent += 1
-            time.sleep(max(0.0, start + (i + batch) / len(self.messages) * self.seconds - time.monotonic()))
-        deadline = time.monotonic() + 1.0
-        self.sock.setblocking(False)
-        while time.monotonic() < deadline:  # answers still in flight: count them, bounded
-            try:
-                self.sock.recv(65535)
-                self.answers += 1
-            except BlockingIOError:
-                time.sleep(0.05)
-
 
 @pytest.mark.parametrize(("invites", "banned_for"), [(2000, "INVITE flood"), (0, "flood")])
 def test_a_flooding_address_is_banned_and_calls_from_elsewhere_go_on(tmp_path: Path, migrated_database_url: str,
