@@ -4,7 +4,7 @@
         [--wallboard-rate 100 --wallboard-seconds 20]
 
 Starts ``hotline serve`` (Kamailio, worker phones, API) on free loopback ports with a rota of N agents on
-shift around the clock, waits for ``/health``, registers the N agents (sipp, ``bench/scenarios/register.xml``)
+shift around the clock, waits for ``/health``, registers the N agents with their SIP passwords (``register_agents``)
 to one sipp UAS that answers for all of them (``agent.xml``: rings ``--ring`` s, answers, plays speech),
 then places N calls from a sipp UAC (``caller.xml``: INVITE the hotline with PCMU, play speech, BYE after
 ``--duration`` s). While the calls run, ``dumpcap`` (tshark's capture engine) records the RTP on the
@@ -48,6 +48,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(REPO))
 
 import api_wallboard  # noqa: E402
 import make_pcap  # noqa: E402
@@ -115,6 +116,24 @@ def agent_passwords(env: dict[str, str], cwd: Path, extensions: list[str]) -> di
     made = subprocess.run([sys.executable, "-c", AGENT_PASSWORDS, *extensions], env=env, cwd=cwd,
                           capture_output=True, timeout=120)
     return dict(json.loads(made.stdout)) if made.returncode == 0 else {}
+
+
+def register_agents(run: Any, extensions: list[str], agent_port: int) -> int:
+    """REGISTER each agent's extension with its Contact on the agents' sipp UAS, answering the edge's challenge
+    with the agent's SIP password (a phone would); how many the edge took."""
+    from tests.sip.edge import register
+    from tests.sip.raw import SipPeer
+
+    passwords = agent_passwords(run.env, run.source, extensions)
+    peer = SipPeer("bench-agents")
+    try:
+        done = [register(peer, (HOST, run.sip_port), user=e, contact=f"<sip:{e}@{HOST}:{agent_port}>",
+                         password=passwords.get(e), expires=3600).status for e in extensions]
+    finally:
+        peer.close()
+    if any(status != 200 for status in done):
+        raise RuntimeError(f"registering the agents failed: answers {sorted(set(done))}")
+    return len(done)
 
 
 def http_json(url: str, timeout: float = 10.0, token: str = "") -> tuple[int, Any]:
@@ -514,22 +533,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                  ["-p", str(agent_port), "-mp", str(args.agent_media_port), "-d", str(int(args.ring * 1000)),
                   "-m", str(args.calls), "-timeout", f"{int(args.duration + args.ramp + args.settle + 120)}s"])
         extensions = [str(args.first_agent + i) for i in range(args.calls)]
-        passwords = agent_passwords(run.env, run.source, extensions)
-        with (out / "agents.csv").open("w") as f:
-            f.write("SEQUENTIAL\n" + "".join(f"{e};{HOST};{HOST}:{agent_port};{passwords.get(e, 'x')}\n"
-                                             for e in extensions))
-        reg = run.sipp("register", "register.xml",
-                       ["-inf", str(out / "agents.csv"), "-p", str(free_udp_tcp_port()), "-m", str(args.calls),
-                        "-l", str(args.calls), "-r", "50", "-timeout", "20s", "-timeout_error"],
-                       remote=f"{HOST}:{run.sip_port}")
-        try:
-            reg.wait(30)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError("agent registration did not finish in 30 s") from None
-        reg_stats = sipp_stats(out / "register-stats.csv")
-        if reg.returncode != 0:
-            raise RuntimeError(f"registering the agents failed (sipp exit {reg.returncode}); see {out}/register*.log")
-        print(f"{stat_int(reg_stats, 'SuccessfulCall(C)')} agents registered", flush=True)
+        registered = register_agents(run, extensions, agent_port)
+        print(f"{registered} agents registered", flush=True)
         time.sleep(1.0)
         if cap.poll() is not None:
             raise RuntimeError(f"dumpcap exited: {(out / 'dumpcap.log').read_text()[-1000:]}")

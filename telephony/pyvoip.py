@@ -538,6 +538,7 @@ class _HotlineSIPClient(rfc_sip.SIPClient):
     # --- registration -----------------------------------------------------------------------
     def register(self) -> bool:
         if not self.phone.registers:  # a phone that only places calls through the proxy (a caller): no binding
+            self.phone._status = PhoneStatus.REGISTERED  # ready to call, as rfcvoip says of a registered phone
             return True
         # rfcvoip stops the phone for good after 3 failed REGISTERs; a worker must come back with its registrar.
         self.registerFailures = min(self.registerFailures, 1)
