@@ -541,7 +541,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
         # Callers.
         run_id = f"{os.getpid()}-{int(time.time())}"
-        call_ids = [f"bench-{run_id}-{i + 1}@{HOST}" for i in range(args.calls)]
+        call_ids = [f"bench-{run_id}-{i + 1}@{CALLERS_HOST}" for i in range(args.calls)]
         numbers = [f"555{i + 1:04d}" for i in range(args.calls)]
         with (out / "callers.csv").open("w") as f:
             f.write("SEQUENTIAL\n" + "".join(f"{n}\n" for n in numbers))
