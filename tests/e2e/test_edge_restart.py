@@ -10,7 +10,6 @@ holding the SIP port, so the next ``hotline serve`` exited 1 ("Something already
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -25,31 +24,16 @@ from hotline.db import make_engine
 from telephony.edgestore import EdgeStore
 from tests.e2e.conftest import RunningService, relaunch, stop_service
 from tests.peers import sip_ping_ok
+from tests.procs import alive, group_processes, kamailio_main
 from tests.sip.harness import tone_wav
 
 pytestmark = pytest.mark.e2e
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()
-
-
 def kamailio_group(service: RunningService) -> tuple[int, list[int]]:
     """The service's Kamailio: its main process (the leader of its group) and every live process of the group."""
-    cfg = str((service.data_dir / "kamailio" / "kamailio.cfg").resolve())
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (f := _stat(int(entry.name))) is not None and int(f[2]) == int(entry.name):
-            with contextlib.suppress(OSError):
-                if cfg in (entry / "cmdline").read_bytes().decode().split("\0"):
-                    main = int(entry.name)
-                    group = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
-                             and (g := _stat(int(d.name))) is not None and g[0] != "Z" and int(g[2]) == main]
-                    return main, group
-    raise AssertionError(f"no Kamailio runs {cfg}")
+    main = kamailio_main(service.data_dir / "kamailio")
+    return main, group_processes(main)
 
 
 def bound(service: RunningService) -> set[str]:
@@ -59,11 +43,6 @@ def bound(service: RunningService) -> set[str]:
         return {b.username for b in EdgeStore(engine).bindings()}
     finally:
         engine.dispose()
-
-
-def alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"
 
 
 def health(service: RunningService) -> dict[str, Any]:

@@ -8,7 +8,6 @@ process had been killed left its workers answering on the SIP port, so the next 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ from structlog.testing import capture_logs
 
 from telephony.kamailio import EdgeConfig, Kamailio, KamailioError, sip_ping
 from tests.peers import free_port
+from tests.procs import alive, group_processes, kamailio_main
 from tests.sip.harness import HOST, HOTLINE, wait_until
 
 pytestmark = pytest.mark.integration
@@ -50,36 +50,9 @@ def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
         edge.stop()
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a zombie holds no socket)."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"
-
-
-def group_processes(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid``."""
-    return [int(d.name) for d in Path("/proc").iterdir()
-            if d.name.isdigit() and (f := _stat(int(d.name))) is not None and f[0] != "Z" and int(f[2]) == pgid]
-
-
 def main_process(edge: Kamailio | Path) -> int:
     """The pid of the Kamailio that leads its group and runs the configuration in ``edge``'s run directory."""
-    run_dir = edge if isinstance(edge, Path) else edge.config.run_dir
-    cfg = str((run_dir / "kamailio.cfg").resolve())
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (f := _stat(int(entry.name))) is not None and int(f[2]) == int(entry.name):
-            with contextlib.suppress(OSError):
-                if cfg in (entry / "cmdline").read_bytes().decode().split("\0"):
-                    return int(entry.name)
-    raise AssertionError(f"no Kamailio runs {cfg}")
+    return kamailio_main(edge if isinstance(edge, Path) else edge.config.run_dir)
 
 
 def answers(edge: Kamailio) -> bool:
