@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telephony.kamailio import EdgeConfig, Kamailio
+from telephony.kamailio import EdgeConfig, Kamailio, SipPolicy
 from telephony.leg import FRAME_BYTES
 from telephony.media import Player
 from telephony.pyvoip import RfcvoipLeg, SipWorker
@@ -53,9 +53,12 @@ def rtp_block(size: int = 10, low: int = RTP_LOW, high: int = RTP_HIGH) -> tuple
 
 @contextmanager
 def edge(run_dir: Path, workers: list[int], *, port: int | None = None, debug: int = 1) -> Iterator[Kamailio]:
-    """Kamailio from the project's config on a free port, dispatching the hotline number to ``workers``."""
+    """Kamailio from the project's config on a free port, dispatching the hotline number to ``workers``, as the
+    SIP adapter's tests use it: no database (no authentication), and no flood limits (these tests place many
+    calls in a row from 127.0.0.1; the limits have tests of their own, tests/integration/test_edge_flood.py)."""
+    unlimited = SipPolicy(numbers={HOTLINE: HOTLINE}, flood_requests=1_000_000, invite_burst=1_000_000)
     kamailio = Kamailio(EdgeConfig(HOST, port or free_port(), "hotline.test", HOTLINE,
-                                   [(HOST, p) for p in workers], run_dir, debug=debug))
+                                   [(HOST, p) for p in workers], run_dir, debug=debug, policy=unlimited))
     kamailio.start()
     try:
         yield kamailio
